@@ -1,0 +1,1 @@
+"""API functions and their registry; the same function serves HTTP, the CLI and tests."""

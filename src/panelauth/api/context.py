@@ -1,0 +1,56 @@
+"""What a function gets to work with: who calls, from where, and the runtime's parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from panelauth.api.registry import Registry
+from panelauth.clock import Clock
+from panelauth.core.models import Account, Identity
+from panelauth.core.passwords import HashingPool
+from panelauth.core.settings import Settings
+from panelauth.core.stores import Store
+from panelauth.errors import PermissionDenied
+from panelauth.protocol.services import Service
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The long-lived parts every call shares (one per worker process)."""
+
+    store: Store
+    passwords: HashingPool
+    clock: Clock
+    settings: Settings
+    functions: Registry
+
+
+@dataclass(frozen=True)
+class CallContext:
+    runtime: Runtime
+    identity: Identity
+    service: Service
+    client_address: str
+    # the cPanel account a UAPI/API 2 function acts on (None for WHM API 1)
+    account: Account | None = None
+    # set in a Webmail context: the only mailbox the call may touch (w§16.6)
+    mailbox: str | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    def acting_account(self) -> Account:
+        if self.account is None:
+            raise PermissionDenied()
+        return self.account
+
+    def may_manage(self, target: Account) -> bool:
+        """Root manages every account, a reseller itself and the accounts it owns (w§16.3)."""
+        if self.identity.is_root:
+            return not target.is_root
+        return self.identity.user in (target.user, target.owner)

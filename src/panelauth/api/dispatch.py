@@ -1,0 +1,114 @@
+"""Routing and authorisation of function calls, identical for HTTP, the CLI and tests.
+
+Order (w§1.4, after authentication): find the function (404 if unknown), check the rights it
+declares (403), run it (200, with result 0 on a functional failure). Every surface of a cPanel
+function (UAPI, API 2, through WHM, each port) passes through `_cpanel_call`, so a decision is
+the same everywhere (AZ-1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from panelauth.api import answers
+from panelauth.api.answers import Answer
+from panelauth.api.context import CallContext, Runtime
+from panelauth.api.registry import Api, Function, Registry, Reply
+from panelauth.core.features import feature_enabled
+from panelauth.core.models import Identity, IdentityKind
+from panelauth.errors import (
+    FunctionNotFound,
+    InvalidArgument,
+    PanelauthError,
+    PermissionDenied,
+)
+from panelauth.protocol.params import Params
+from panelauth.protocol.services import Service
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime, registry: Registry) -> None:
+        self.runtime = runtime
+        self.registry = registry
+
+    async def whm1(
+        self, identity: Identity, name: str, params: Params, *, client_address: str
+    ) -> Answer:
+        """A WHM API 1 call by a WHM identity."""
+        function = self.registry.get(Api.WHM1, "", name)
+        context = CallContext(self.runtime, identity, Service.WHM, client_address)
+        try:
+            if function is None:
+                raise FunctionNotFound()
+            if function.acl is not None and not identity.has_acl(function.acl):
+                raise PermissionDenied(f"This function requires the “{function.acl}” privilege.")
+            result = await function.handler(context, params)
+        except PanelauthError as error:
+            answer = answers.failure(Api.WHM1, "", name, error)
+            if function is not None and function.changes_accounts:
+                answer.document["metadata"]["output"] = {"raw": ""}
+            return answer
+        if function.changes_accounts:
+            reply = result if isinstance(result, Reply) else Reply(result)
+            if reply.raw_output is None:
+                result = dataclasses.replace(reply, raw_output="")
+        return answers.success(Api.WHM1, "", name, result)
+
+    async def cpanel(
+        self,
+        api: Api,
+        identity: Identity,
+        service: Service,
+        module: str,
+        name: str,
+        params: Params,
+        *,
+        client_address: str,
+        acting_user: str | None = None,
+    ) -> Answer:
+        """A UAPI or API 2 call: on a cPanel or Webmail port, or through WHM for `acting_user`."""
+        try:
+            context = await self._cpanel_context(identity, service, client_address, acting_user)
+            function = self.registry.get(api, module, name)
+            if function is None:
+                raise FunctionNotFound()
+            await self._authorise_cpanel(function, context)
+            result = await function.handler(context, params)
+        except PanelauthError as error:
+            return answers.failure(api, module, name, error)
+        return answers.success(api, module, name, result)
+
+    async def _cpanel_context(
+        self, identity: Identity, service: Service, client_address: str, acting_user: str | None
+    ) -> CallContext:
+        store = self.runtime.store
+        if identity.is_whm_user:
+            # through WHM (w§16.7): the named account must be one the caller owns
+            if not acting_user:
+                raise InvalidArgument("You must specify the cPanel user.")
+            target = await store.get_account(acting_user)
+            probe = CallContext(self.runtime, identity, service, client_address)
+            if target is None or target.is_root or not probe.may_manage(target):
+                raise PermissionDenied()  # the same answer for absent and foreign (no enumeration)
+            return dataclasses.replace(probe, account=target)
+        if acting_user and acting_user != identity.account:
+            raise PermissionDenied()
+        account = await store.get_account(identity.account or "")
+        if account is None:
+            raise PermissionDenied()
+        mailbox = identity.user if identity.kind is IdentityKind.MAIL else None
+        if service is Service.WEBMAIL and mailbox is None:
+            mailbox = account.user  # the account's default mailbox
+        return CallContext(self.runtime, identity, service, client_address, account, mailbox)
+
+    async def _authorise_cpanel(self, function: Function, context: CallContext) -> None:
+        account = context.acting_account()
+        if context.mailbox is not None and not function.webmail_safe:
+            raise PermissionDenied("This function is not available in Webmail.")
+        if function.feature is not None:
+            settings = await self.runtime.store.get_feature_list(account.feature_list)
+            if not feature_enabled(settings, function.feature):
+                raise PermissionDenied(f"This function requires the “{function.feature}” feature.")

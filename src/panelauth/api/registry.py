@@ -1,0 +1,116 @@
+"""The function registry: each function declares its API and the rights it needs (w§16).
+
+A function is a plain `async def fn(ctx, args) -> data`. Its declaration says which API it
+belongs to, which services may call it, the WHM ACL or cPanel feature it needs, and whether it
+is Webmail-safe. Authorisation reads only these declarations, in one place (AZ-1).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from panelauth.protocol.params import Params
+
+if TYPE_CHECKING:
+    from panelauth.api.context import CallContext
+
+
+class Api(enum.Enum):
+    WHM1 = "whm1"
+    UAPI = "uapi"
+    API2 = "api2"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A result with more than data: a WHM reason, raw output, UAPI messages."""
+
+    data: Any = None
+    reason: str = "OK"
+    raw_output: str | None = None
+    messages: tuple[str, ...] = ()
+
+
+Handler = Callable[["CallContext", Params], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    api: Api
+    module: str  # "" for WHM API 1
+    name: str
+    handler: Handler
+    acl: str | None = None  # WHM: the ACL needed ("all" = root only); None = any WHM user
+    feature: str | None = None  # cPanel: the feature the account must have
+    webmail_safe: bool = False
+    # account-changing WHM functions add metadata.output.raw (w§15.1)
+    changes_accounts: bool = False
+
+    @property
+    def key(self) -> tuple[Api, str, str]:
+        return (self.api, self.module, self.name)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._functions: dict[tuple[Api, str, str], Function] = {}
+
+    def add(self, function: Function) -> None:
+        if function.key in self._functions:
+            raise ValueError(f"registered twice: {function.key}")
+        self._functions[function.key] = function
+
+    def include(self, other: Registry) -> None:
+        """Add every function of another (per-module) registry."""
+        for function in other._functions.values():
+            self.add(function)
+
+    def get(self, api: Api, module: str, name: str) -> Function | None:
+        return self._functions.get((api, module, name))
+
+    def all(self, api: Api) -> list[Function]:
+        return sorted(
+            (f for f in self._functions.values() if f.api is api), key=lambda f: (f.module, f.name)
+        )
+
+    def whm1(
+        self, name: str, *, acl: str | None = None, changes_accounts: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Register a WHM API 1 function (reachable on WHM ports only, w§1.3)."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(
+                Function(
+                    Api.WHM1,
+                    "",
+                    name,
+                    handler,
+                    acl=acl,
+                    changes_accounts=changes_accounts,
+                )
+            )
+            return handler
+
+        return register
+
+    def cpanel(
+        self,
+        api: Api,
+        module: str,
+        name: str,
+        *,
+        feature: str | None = None,
+        webmail_safe: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Register a UAPI or API 2 function (cPanel port, through WHM, Webmail if safe)."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(
+                Function(api, module, name, handler, feature=feature, webmail_safe=webmail_safe)
+            )
+            return handler
+
+        return register

@@ -1,0 +1,1 @@
+"""UAPI and cPanel API 2 functions."""

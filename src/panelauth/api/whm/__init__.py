@@ -1,0 +1,1 @@
+"""WHM API 1 functions."""

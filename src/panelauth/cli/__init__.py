@@ -1,0 +1,1 @@
+"""The `panelauth` command: local administration and the server."""

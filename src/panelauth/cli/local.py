@@ -1,0 +1,69 @@
+"""Running API functions locally, as cPanel's `whmapi1` and `uapi` do (w§20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+
+from panelauth.api.answers import Answer
+from panelauth.api.registry import Api
+from panelauth.clock import SystemClock
+from panelauth.core.models import CredentialKind, Identity, IdentityKind, root_identity
+from panelauth.errors import PermissionDenied
+from panelauth.protocol import envelopes
+from panelauth.protocol.params import Params
+from panelauth.protocol.services import Service
+from panelauth.server.datadir import DataDir
+from panelauth.server.state import build_state
+
+LOCAL_ADDRESS = "127.0.0.1"
+
+
+def render(document: Any, output: str) -> str:
+    if output == "json":
+        return orjson.dumps(document).decode()
+    if output == "jsonpretty":
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    return yaml.safe_dump(
+        document, sort_keys=True, default_flow_style=False, explicit_start=True, allow_unicode=True
+    ).rstrip("\n")
+
+
+async def run_whmapi1(data_dir: DataDir, function: str, params: Params) -> Answer:
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        return await state.dispatcher.whm1(
+            root_identity(CredentialKind.LOCAL), function, params, client_address=LOCAL_ADDRESS
+        )
+    finally:
+        state.close()
+
+
+async def run_uapi(
+    data_dir: DataDir, user: str, module: str, function: str, params: Params
+) -> tuple[Answer, dict[str, Any]]:
+    """The flat answer and the wrapped document the CLI prints (w§15.2)."""
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        account = await state.runtime.store.get_account(user)
+        if account is None or account.is_root:
+            flat = envelopes.uapi_failure(f"The user “{user}” is not a cPanel account.")
+            answer = Answer(200, flat)
+        else:
+            identity = Identity(user, IdentityKind.CPANEL, CredentialKind.LOCAL, user)
+            answer = await state.dispatcher.cpanel(
+                Api.UAPI,
+                identity,
+                Service.CPANEL,
+                module,
+                function,
+                params,
+                client_address=LOCAL_ADDRESS,
+            )
+    except PermissionDenied:
+        answer = Answer(403, envelopes.uapi_failure("Permission denied"))
+    finally:
+        state.close()
+    return answer, envelopes.uapi_wrapped(module, function, answer.document)

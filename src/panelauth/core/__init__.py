@@ -1,0 +1,1 @@
+"""The domain: models, store contracts, passwords, authentication, policy; no framework or SQL."""

@@ -1,0 +1,91 @@
+"""Configuration: one frozen object, read once at start and passed down (never global)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from panelauth.core.passwords import Argon2Parameters
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(ValueError):
+    """The configuration file is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    hostname: str = field(default_factory=socket.gethostname)
+    server_names: tuple[str, ...] = ()
+    # w§1.2: cPanel's requiressl=1; off only behind a trusted TLS-terminating proxy
+    require_ssl: bool = True
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    log_successful_logins: bool = True
+    max_body_bytes: int = 1024 * 1024
+    argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
+    hashing_threads: int = 2
+    hashing_max_pending: int = 64
+    credential_cache_entries: int = 10_000
+    credential_cache_ttl_seconds: float = 300.0
+    shutdown_grace_seconds: float = 30.0
+
+    def is_server_name(self, host: str) -> bool:
+        host = host.lower()
+        return host == self.hostname.lower() or host in (n.lower() for n in self.server_names)
+
+
+_SIMPLE_KEYS: dict[str, type] = {
+    "hostname": str,
+    "require_ssl": bool,
+    "log_successful_logins": bool,
+    "max_body_bytes": int,
+    "hashing_threads": int,
+    "hashing_max_pending": int,
+    "credential_cache_entries": int,
+    "credential_cache_ttl_seconds": float,
+    "shutdown_grace_seconds": float,
+}
+
+
+def settings_from_mapping(raw: dict[str, Any]) -> Settings:
+    """Build Settings from a parsed YAML mapping; unknown keys and wrong types are errors."""
+    values: dict[str, Any] = {}
+    for key, raw_value in raw.items():
+        value = raw_value
+        if key in _SIMPLE_KEYS:
+            expected = _SIMPLE_KEYS[key]
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(f"{key}: expected {expected.__name__}")
+            values[key] = value
+        elif key == "server_names":
+            values[key] = tuple(_strings(key, value))
+        elif key == "trusted_proxies":
+            try:
+                values[key] = tuple(
+                    ipaddress.ip_network(v, strict=False) for v in _strings(key, value)
+                )
+            except ValueError as error:
+                raise ConfigError(f"trusted_proxies: {error}") from None
+        elif key == "argon2":
+            if not isinstance(value, dict):
+                raise ConfigError("argon2: expected a mapping")
+            try:
+                values[key] = Argon2Parameters(**value)
+            except TypeError as error:
+                raise ConfigError(f"argon2: {error}") from None
+        else:
+            raise ConfigError(f"unknown setting: {key}")
+    if values.get("max_body_bytes", 1) <= 0:
+        raise ConfigError("max_body_bytes: must be positive")
+    return replace(Settings(), **values)
+
+
+def _strings(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings")
+    return value

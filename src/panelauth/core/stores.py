@@ -1,0 +1,82 @@
+"""Store contracts: one small Protocol per consumer; backends implement them all.
+
+Every method that touches a store is `async def` (SQLite runs inline on the event loop; the
+network backends await). A backend that cannot reach its data raises StoreUnavailable, never
+returns "not found" for "unknown" (FT-7).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from panelauth.core.models import Account, Mailbox
+
+
+class AccountStore(Protocol):
+    async def get_account(self, user: str) -> Account | None:
+        """The account named `user` (root included), or None."""
+        ...
+
+    async def list_accounts(self, *, owner: str | None = None) -> list[Account]:
+        """cPanel accounts (never root), ordered by user; only those `owner` owns if given."""
+        ...
+
+    async def insert_account(self, account: Account) -> None:
+        """Create; AlreadyExists if the user name or the domain is taken."""
+        ...
+
+    async def delete_account(self, user: str) -> bool:
+        """Remove an account and everything it owns (mailboxes); False if it did not exist."""
+        ...
+
+    async def set_password_hash(self, user: str, password_hash: str, *, rotate: bool) -> bool:
+        """Replace the hash; `rotate` bumps credential_version (a real change, not a rehash)."""
+        ...
+
+    async def set_suspended(self, user: str, suspended: bool, reason: str) -> bool: ...
+
+    async def set_reseller(self, user: str, is_reseller: bool, acls: frozenset[str]) -> bool: ...
+
+    async def set_owner(self, user: str, owner: str) -> bool: ...
+
+    async def domain_owner(self, domain: str) -> str | None:
+        """The account whose main domain is `domain`, if any."""
+        ...
+
+
+class MailboxStore(Protocol):
+    async def get_mailbox(self, address: str) -> Mailbox | None: ...
+
+    async def list_mailboxes(self, account: str) -> list[Mailbox]:
+        """The account's mailboxes ordered by address."""
+        ...
+
+    async def insert_mailbox(self, mailbox: Mailbox) -> None:
+        """Create; AlreadyExists if the address is taken."""
+        ...
+
+    async def delete_mailbox(self, address: str) -> bool: ...
+
+    async def set_mailbox_password_hash(
+        self, address: str, password_hash: str, *, rotate: bool
+    ) -> bool: ...
+
+
+class FeatureListStore(Protocol):
+    async def get_feature_list(self, name: str) -> dict[str, bool] | None:
+        """Explicit settings of a feature list (features not named are enabled); None if absent."""
+        ...
+
+    async def save_feature_list(self, name: str, settings: dict[str, bool]) -> None:
+        """Create or merge settings into a feature list."""
+        ...
+
+    async def list_feature_lists(self) -> list[str]: ...
+
+    async def delete_feature_list(self, name: str) -> bool: ...
+
+
+class Store(AccountStore, MailboxStore, FeatureListStore, Protocol):
+    """Everything issue-2 code needs from a backend."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""The wire, shared by server and client: pure functions, no I/O."""

@@ -1,0 +1,124 @@
+"""Parsing the Authorization header (w§2): Basic, WHM access hash / token, cPanel token.
+
+The parser is strict and total: it returns a typed credential or raises MalformedCredentials,
+which the server answers with the single "Access denied" (w§2.0, TR-5). No lookup happens here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import re
+from dataclasses import dataclass
+
+from panelauth.secret import Secret
+
+MAX_USER_BYTES = 255
+MAX_PASSWORD_BYTES = 4096
+MAX_HEADER_CREDENTIAL_CHARS = 8192
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+class MalformedCredentials(ValueError):
+    """The header cannot carry a valid credential; `reason` goes to the login log only."""
+
+    def __init__(self, reason: str, claimed_user: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.claimed_user = claimed_user
+
+
+class Scheme(enum.Enum):
+    BASIC = "basic"
+    WHM = "whm"
+    CPANEL = "cpanel"
+
+
+@dataclass(frozen=True, slots=True)
+class BasicCredentials:
+    user: str
+    password: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSecretCredentials:
+    """`whm user:SECRET` (token or access hash) or `cpanel user:TOKEN`; whitespace removed."""
+
+    scheme: Scheme
+    user: str
+    secret: Secret
+
+
+Credentials = BasicCredentials | HeaderSecretCredentials
+
+
+def has_control_characters(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def parse_authorization(value: str) -> Credentials:
+    """Parse one Authorization header value (w§2.0-2.5)."""
+    # Trailing whitespace, including stray CR/LF fragments some clients append, is ignored (w§2.0)
+    value = value.rstrip(" \t\r\n")
+    scheme_text, separator, rest = value.partition(" ")
+    if not separator:
+        raise MalformedCredentials("authorization header without credentials")
+    rest = rest.lstrip(" ")
+    if len(rest) > MAX_HEADER_CREDENTIAL_CHARS:
+        raise MalformedCredentials("authorization header too long")
+    scheme_name = scheme_text.lower()  # RFC 7235 §2.1: schemes are case-insensitive
+    if scheme_name == "basic":
+        return _parse_basic(rest)
+    if scheme_name in ("whm", "cpanel"):
+        return _parse_header_secret(Scheme(scheme_name), rest)
+    raise MalformedCredentials("unsupported authorization scheme")
+
+
+def _parse_basic(encoded: str) -> BasicCredentials:
+    try:
+        raw = base64.b64decode(encoded.encode("ascii"), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise MalformedCredentials("basic credentials are not valid base64 UTF-8") from None
+    # RFC 7617 §2: split at the first colon; a user name cannot contain one
+    user, colon, password = decoded.partition(":")
+    if not colon:
+        raise MalformedCredentials("basic credentials without a colon")
+    _check_user(user)
+    if has_control_characters(password):
+        raise MalformedCredentials("control character in password", claimed_user=user)
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise MalformedCredentials("password too long", claimed_user=user)
+    return BasicCredentials(user, Secret(password))
+
+
+def _parse_header_secret(scheme: Scheme, rest: str) -> HeaderSecretCredentials:
+    if has_control_characters(rest.replace("\r", "").replace("\n", "")):
+        raise MalformedCredentials("control character in credentials")
+    user, colon, secret = rest.partition(":")
+    if not colon:
+        raise MalformedCredentials("credentials without a colon")
+    _check_user(user)
+    # w§2.2: all whitespace, CR and LF inside the sent value are removed before comparison
+    secret = _WHITESPACE.sub("", secret)
+    if not secret:
+        raise MalformedCredentials("empty secret", claimed_user=user)
+    return HeaderSecretCredentials(scheme, user, Secret(secret))
+
+
+def _check_user(user: str) -> None:
+    if not user:
+        raise MalformedCredentials("user name not provided")
+    if has_control_characters(user) or user != user.strip():
+        raise MalformedCredentials("invalid character in user name")
+    if len(user.encode("utf-8")) > MAX_USER_BYTES:
+        raise MalformedCredentials("user name too long")
+
+
+def format_basic(user: str, password: str) -> str:
+    """The header value a client sends for Basic authentication."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"

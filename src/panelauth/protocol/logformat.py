@@ -1,0 +1,106 @@
+"""Line layouts of access_log and login_log (w§14.2-14.4), and their escaping.
+
+Every value that may come from a request goes through `escape`, so one event is always one line
+(RX-5): bytes outside printable ASCII, and `"`/`\\` inside quoted fields, become `\\xNN`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qsl, quote
+
+REDACTED_PARAMETERS = frozenset(
+    {"pass", "password", "session", "tfa_token", "secret", "token", "key", "crt", "cabundle"}
+)
+MAX_REQUEST_LINE_LOGGED = 2048
+
+
+def escape(value: str, *, quoted: bool = False) -> str:
+    """Escape a value for a log line (w§14.4)."""
+    out = []
+    for byte in value.encode("utf-8", errors="surrogateescape"):
+        if byte < 0x20 or byte >= 0x7F or (quoted and byte in (0x22, 0x5C)):
+            out.append(f"\\x{byte:02x}")
+        else:
+            out.append(chr(byte))
+    return "".join(out)
+
+
+def redact_target(target: str) -> str:
+    """The request target with secret-bearing query values replaced by `***` (w§14.3)."""
+    path, question, query = target.partition("?")
+    if not question or not query:
+        return target
+    pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
+    if not any(key.lower() in REDACTED_PARAMETERS for key, _ in pairs):
+        return target
+    parts = []
+    for key, value in pairs:
+        shown = "***" if key.lower() in REDACTED_PARAMETERS else value
+        parts.append(f"{quote(key, safe='')}={quote(shown, safe='*')}")
+    return f"{path}?{'&'.join(parts)}"
+
+
+def request_line(method: str, target: str, version: str) -> str:
+    line = f"{method} {redact_target(target)} {version}"
+    return line[:MAX_REQUEST_LINE_LOGGED]
+
+
+def _cpsrvd_time(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(at))
+
+
+def _access_time(at: float) -> str:
+    return time.strftime("%m/%d/%Y:%H:%M:%S -0000", time.gmtime(at))
+
+
+def access_line(
+    *,
+    at: float,
+    address: str,
+    user: str | None,
+    request: str,
+    status: int,
+    size: int,
+    user_agent: str | None,
+    port: int,
+) -> str:
+    """`ADDR - USER [TIME] "REQUEST" STATUS SIZE "-" "UA" "-" "-" PORT` (w§14.3)."""
+    return (
+        f"{escape(address)} - {escape(user) if user else '-'} [{_access_time(at)}] "
+        f'"{escape(request, quoted=True)}" {status} {size} "-" '
+        f'"{escape(user_agent, quoted=True) if user_agent else "-"}" "-" "-" {port}'
+    )
+
+
+def login_success_line(
+    *, at: float, address: str, user: str, service: str, possessor: str | None = None
+) -> str:
+    who = escape(user)
+    if possessor:
+        who += f" (possessor: {escape(possessor)})"
+    return f"[{_cpsrvd_time(at)}] info [cpsrvd] {escape(address)} - {who} - SUCCESS LOGIN {service}"
+
+
+def login_failure_line(
+    *, at: float, address: str, claimed_user: str, request: str, service: str, reason: str
+) -> str:
+    return (
+        f"[{_cpsrvd_time(at)}] info [cpsrvd] {escape(address)} - "
+        f'{escape(claimed_user) if claimed_user else "-"} "{escape(request, quoted=True)}" '
+        f"FAILED LOGIN {service}: {escape(reason)}"
+    )
+
+
+_LOGIN_LINE = re.compile(
+    r"^\[(?P<time>[^\]]+)\] info \[cpsrvd\] (?P<address>\S+) - (?P<user>\S+)"
+    r'(?: \(possessor: (?P<possessor>\S+)\))? (?:- |"(?P<request>[^"]*)" )'
+    r"(?P<outcome>SUCCESS|FAILED) LOGIN (?P<service>\w+)(?:: (?P<reason>.*))?$"
+)
+
+
+def parse_login_line(line: str) -> dict[str, str | None] | None:
+    """Fields of a login_log line, or None if it is not one (for tools and tests)."""
+    match = _LOGIN_LINE.match(line)
+    return match.groupdict() if match else None

@@ -1,0 +1,53 @@
+"""Request paths: normalisation and the `/cpsessNNNNNNNNNN` security-token segment (w§1.6, w§6)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+_CPSESS_SEGMENT = re.compile(r"^cpsess[A-Za-z0-9_]*$")
+SECURITY_TOKEN = re.compile(r"^/cpsess[0-9]{10}$")
+_FORBIDDEN_IN_SEGMENT = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+class BadPath(ValueError):
+    """The path cannot be served (400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPath:
+    segments: tuple[str, ...]
+    security_token: str | None  # "/cpsess..." as supplied, or None
+
+    @property
+    def path(self) -> str:
+        return "/" + "/".join(self.segments)
+
+
+def parse_path(raw_path: str) -> RequestPath:
+    """Split, remove dot-segments (RFC 3986 §5.2.4), decode each segment once (w§1.6)."""
+    if not raw_path.startswith("/"):
+        raise BadPath("path must be absolute")
+    output: list[str] = []
+    raw_segments = raw_path[1:].split("/")
+    for index, raw in enumerate(raw_segments):
+        if raw == ".":
+            continue
+        if raw == "..":
+            if output:
+                output.pop()
+            continue
+        if raw == "" and index != len(raw_segments) - 1:
+            continue  # collapse empty segments ("//"), keep a trailing slash's empty one
+        try:
+            segment = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadPath("path is not UTF-8") from None
+        if _FORBIDDEN_IN_SEGMENT.search(segment):
+            raise BadPath("forbidden character in path segment")
+        output.append(segment)
+    token = None
+    if output and _CPSESS_SEGMENT.match(output[0]):
+        token = "/" + output.pop(0)
+    return RequestPath(tuple(output), token)

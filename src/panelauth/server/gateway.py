@@ -1,0 +1,364 @@
+"""One request, start to finish: port rules, authentication, routing, envelope, logs.
+
+The flow is w§1.4: plain-port rule -> authentication -> routing (404) -> authorisation (403) ->
+the function. This module adapts aiohttp to `core` and `api`; it holds no policy of its own
+beyond the wire rules of w§1 and w§2.0.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from panelauth.api.answers import Answer, failure
+from panelauth.api.registry import Api
+from panelauth.core.authentication import AuthAttempt
+from panelauth.core.models import Identity
+from panelauth.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    FunctionNotFound,
+    InvalidArgument,
+    PanelauthError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    SslRequired,
+)
+from panelauth.protocol import envelopes
+from panelauth.protocol.addresses import client_address
+from panelauth.protocol.authorization import (
+    BasicCredentials,
+    MalformedCredentials,
+    parse_authorization,
+)
+from panelauth.protocol.logformat import request_line
+from panelauth.protocol.params import Params
+from panelauth.protocol.paths import BadPath, parse_path
+from panelauth.protocol.services import Listener, Service
+from panelauth.server import responses
+from panelauth.server.state import ServerState
+
+log = logging.getLogger(__name__)
+
+
+class Route(enum.Enum):
+    WHM1 = "whm1"  # /json-api/<fn>
+    UAPI = "uapi"  # /execute/<Module>/<fn>
+    CPANEL_JSONAPI = "cpanel"  # /json-api/cpanel (API 2)
+    UAPI_CPANEL = "uapi_cpanel"  # /json-api/uapi_cpanel (UAPI through WHM)
+    HTML = "html"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    route: Route
+    module: str = ""
+    function: str = ""
+
+
+def classify(segments: tuple[str, ...]) -> Target:
+    if len(segments) == 2 and segments[0] == "json-api":
+        name = segments[1]
+        if name == "cpanel":
+            return Target(Route.CPANEL_JSONAPI)
+        if name == "uapi_cpanel":
+            return Target(Route.UAPI_CPANEL, function="uapi_cpanel")
+        return Target(Route.WHM1, function=name)
+    if len(segments) == 3 and segments[0] == "execute":
+        return Target(Route.UAPI, segments[1], segments[2])
+    return Target(Route.HTML)
+
+
+class Gateway:
+    """The request handler of one listener (the port decides the service)."""
+
+    def __init__(self, listener: Listener, state: ServerState) -> None:
+        self.listener = listener
+        self.service = listener.service
+        self.state = state
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        identity: Identity | None = None
+        try:
+            response, identity = await self._handle(request)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, self.listener.port)
+            response = responses.text_response(500, "Internal Server Error")
+        self._log_access(request, response, identity)
+        return response
+
+    async def _handle(self, request: web.BaseRequest) -> tuple[web.StreamResponse, Identity | None]:
+        raw_path, _, query = request.raw_path.partition("?")
+        try:
+            path = parse_path(raw_path)
+        except BadPath:
+            return responses.text_response(400, "Bad Request"), None
+        target = classify(path.segments)
+        if target.route is Route.HTML:
+            return self._html(request, path.path, query), None
+        if len(request.headers.getall("Authorization", ())) > 1:
+            return self._api_error(
+                target, request, BadRequest("Only one Authorization header")
+            ), None
+        address = self._client_address(request)
+
+        # 1. plain-port rule: credentials are not even looked at (w§1.2)
+        if not self.listener.tls:
+            header = request.headers.get("Authorization", "")
+            if self.state.settings.require_ssl or header.lower().startswith("basic"):
+                self.state.audit.write(
+                    event="auth",
+                    outcome="refused",
+                    reason="ssl required",
+                    service=self.service.value,
+                    address=address,
+                )
+                return self._api_error(target, request, SslRequired()), None
+
+        # 2. authentication: one answer for every failure (w§2.0)
+        try:
+            identity = await self._authenticate(request, address)
+        except AuthenticationFailed as failed:
+            self._log_failure(request, address, failed)
+            return responses.access_denied(), None
+        except ServiceUnavailable as error:
+            return self._api_error(target, request, error), None
+
+        # 3-6. parameters, routing, authorisation, the function
+        try:
+            params = await self._params(request, query)
+            answer = await self._dispatch(target, identity, params, address)
+        except PanelauthError as error:
+            return self._api_error(target, request, error), identity
+        response = responses.json_response(answer.status, answer.document)
+        return response, identity
+
+    # -- authentication --------------------------------------------------------------------
+
+    async def _authenticate(self, request: web.BaseRequest, address: str) -> Identity:
+        header = request.headers.get("Authorization")
+        if header is None:
+            raise AuthenticationFailed("user name not provided or invalid user")
+        try:
+            credentials = parse_authorization(header)
+        except MalformedCredentials as malformed:
+            raise AuthenticationFailed(
+                malformed.reason, claimed_user=malformed.claimed_user
+            ) from None
+        if isinstance(credentials, BasicCredentials) and not self.listener.tls:
+            raise AuthenticationFailed("ssl required", claimed_user=credentials.user)
+        identity = await self.state.authenticator.authenticate(
+            AuthAttempt(credentials, self.service, address)
+        )
+        # CV-10: the identity is written only now, after validation
+        self.state.audit.write(
+            event="auth",
+            outcome="success",
+            user=identity.user,
+            factor=identity.credential.value,
+            service=self.service.value,
+            address=address,
+        )
+        if self.state.settings.log_successful_logins:
+            self.state.login_log.success(address=address, user=identity.user, service=self.service)
+        return identity
+
+    def _log_failure(
+        self, request: web.BaseRequest, address: str, failed: AuthenticationFailed
+    ) -> None:
+        line = request_line(request.method, request.raw_path, _version(request))
+        self.state.login_log.failure(
+            address=address,
+            claimed_user=failed.claimed_user,
+            request=line,
+            service=self.service,
+            reason=failed.detail,
+        )
+        self.state.audit.write(
+            event="auth",
+            outcome="failure",
+            claimed_user=failed.claimed_user,
+            reason=failed.detail,
+            service=self.service.value,
+            address=address,
+        )
+
+    # -- parameters and dispatch -----------------------------------------------------------
+
+    async def _params(self, request: web.BaseRequest, query: str) -> Params:
+        if request.method != "POST":
+            return Params.from_query(query)
+        if request.content_type == "multipart/form-data":
+            raise BadRequest("multipart/form-data is not supported; send a URL-encoded form")
+        body = await self._read_body(request)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("The request body is not UTF-8") from None
+        return Params.from_query(query, text)
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        limit = self.state.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.content.readany()
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _dispatch(
+        self, target: Target, identity: Identity, params: Params, address: str
+    ) -> Answer:
+        dispatcher = self.state.dispatcher
+        if target.route is Route.WHM1:
+            if self.service is not Service.WHM:
+                raise FunctionNotFound()  # WHM API 1 never runs on cPanel or Webmail (w§1.3)
+            version = params.get("api.version")
+            if version is not None and version != "1":
+                raise BadRequest(f"Unsupported API version: {version[:16]}")
+            answer = await dispatcher.whm1(
+                identity, target.function, params, client_address=address
+            )
+            if version is None and target.function == "applist" and answer.succeeded:
+                # legacy API 0 shape that old access-hash clients probe with (w§15.1)
+                return Answer(200, answer.document["data"])
+            return answer
+        if target.route is Route.UAPI:
+            if self.service is Service.WHM:
+                raise FunctionNotFound()
+            return await dispatcher.cpanel(
+                Api.UAPI,
+                identity,
+                self.service,
+                target.module,
+                target.function,
+                params,
+                client_address=address,
+            )
+        if target.route is Route.CPANEL_JSONAPI:
+            return await self._cpanel_jsonapi(identity, params, address)
+        if self.service is not Service.WHM:
+            raise FunctionNotFound()
+        return await self._uapi_cpanel(identity, params, address)
+
+    async def _cpanel_jsonapi(self, identity: Identity, params: Params, address: str) -> Answer:
+        """`/json-api/cpanel`: API 2 on a cPanel/Webmail port or through WHM (w§15.3)."""
+        module = params.get("cpanel_jsonapi_module", "")
+        function = params.get("cpanel_jsonapi_func", "")
+        version = params.get("cpanel_jsonapi_apiversion", "2")
+        user = params.get("cpanel_jsonapi_user", "") or None
+        if version != "2":
+            only_api2 = FunctionNotFound("Only cPanel API 2 (cpanel_jsonapi_apiversion=2) is served.")
+            return failure(Api.API2, module, function, only_api2)
+        if not module or not function:
+            missing = InvalidArgument("cpanel_jsonapi_module and cpanel_jsonapi_func are required.")
+            return failure(Api.API2, module, function, missing)
+        args = params.without(
+            "cpanel_jsonapi_module",
+            "cpanel_jsonapi_func",
+            "cpanel_jsonapi_apiversion",
+            "cpanel_jsonapi_user",
+            "api.version",
+        )
+        return await self.state.dispatcher.cpanel(
+            Api.API2,
+            identity,
+            self.service,
+            module,
+            function,
+            args,
+            client_address=address,
+            acting_user=user,
+        )
+
+    async def _uapi_cpanel(self, identity: Identity, params: Params, address: str) -> Answer:
+        """`/json-api/uapi_cpanel`: UAPI through WHM, flat result in `data.uapi` (w§15.4)."""
+        module = params.get("cpanel.module", "")
+        function = params.get("cpanel.function", "")
+        user = params.get("cpanel.user", "") or None
+        if not module or not function:
+            raise InvalidArgument("cpanel.module and cpanel.function are required.")
+        args = params.without("cpanel.module", "cpanel.function", "cpanel.user", "api.version")
+        inner = await self.state.dispatcher.cpanel(
+            Api.UAPI,
+            identity,
+            self.service,
+            module,
+            function,
+            args,
+            client_address=address,
+            acting_user=user,
+        )
+        if inner.status != 200:
+            errors = inner.document.get("errors") or ["Permission denied"]
+            return Answer(inner.status, envelopes.whm1_failure("uapi_cpanel", " ".join(errors)))
+        return Answer(200, envelopes.whm1_success("uapi_cpanel", {"uapi": inner.document}))
+
+    # -- HTML, errors, logs ----------------------------------------------------------------
+
+    def _html(self, request: web.BaseRequest, path: str, query: str) -> web.StreamResponse:
+        if not self.listener.tls:
+            # w§1.2: browsers move to the TLS twin; host from configuration only (SS-8)
+            host = self._public_host(request)
+            location = f"https://{host}:{self.listener.twin_port}{path}"
+            return responses.redirect(301, location + (f"?{query}" if query else ""))
+        return responses.html_response(
+            404, "<!doctype html><title>Not Found</title><h1>Not Found</h1>"
+        )
+
+    def _public_host(self, request: web.BaseRequest) -> str:
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        settings = self.state.settings
+        return host if host and settings.is_server_name(host) else settings.hostname
+
+    def _api_error(
+        self, target: Target, request: web.BaseRequest, error: PanelauthError
+    ) -> web.Response:
+        if target.route is Route.WHM1:
+            answer = failure(Api.WHM1, "", target.function, error)
+        elif target.route is Route.UAPI:
+            answer = failure(Api.UAPI, target.module, target.function, error)
+        elif target.route is Route.UAPI_CPANEL:
+            answer = failure(Api.WHM1, "", "uapi_cpanel", error)
+        else:
+            query = request.rel_url.query  # names for the envelope only; never parsed as args
+            module = query.get("cpanel_jsonapi_module", "")[:64]
+            answer = failure(Api.API2, module, query.get("cpanel_jsonapi_func", "")[:64], error)
+        return responses.with_retry_after(
+            responses.json_response(answer.status, answer.document), error
+        )
+
+    def _client_address(self, request: web.BaseRequest) -> str:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peer_host = peer[0] if isinstance(peer, tuple) and peer else ""
+        return client_address(
+            peer_host, request.headers.get("X-Forwarded-For"), self.state.settings.trusted_proxies
+        )
+
+    def _log_access(
+        self, request: web.BaseRequest, response: web.StreamResponse, identity: Identity | None
+    ) -> None:
+        size = response.content_length or 0
+        self.state.access_log.write(
+            address=self._client_address(request),
+            user=identity.user if identity else None,
+            request=request_line(request.method, request.raw_path, _version(request)),
+            status=response.status,
+            size=size,
+            user_agent=request.headers.get("User-Agent"),
+            port=self.listener.port,
+        )
+
+
+def _version(request: web.BaseRequest) -> str:
+    return f"HTTP/{request.version.major}.{request.version.minor}"

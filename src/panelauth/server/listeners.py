@@ -1,0 +1,140 @@
+"""Serving: six listeners in one process, optional pre-forked workers, graceful shutdown.
+
+The supervisor binds the six sockets once, then forks N workers that each wrap them in aiohttp
+sites (the pattern measured in ../shared/perf). Each worker opens its own store connection
+after the fork. SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the
+grace period, close the store. SIGHUP: reopen log files (rotation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+
+from panelauth.clock import SystemClock
+from panelauth.protocol.services import Listener, standard_listeners
+from panelauth.server.applog import configure_logging
+from panelauth.server.datadir import DataDir
+from panelauth.server.gateway import Gateway
+from panelauth.server.logfiles import reopen_all
+from panelauth.server.protocol_errors import CalmServer
+from panelauth.server.state import build_state
+from panelauth.server.tls import server_context
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    data_dir: DataDir
+    host: str = "127.0.0.1"
+    port_offset: int = 0
+    workers: int = 1
+    cert: Path | None = None
+    key: Path | None = None
+
+
+def bind_sockets(host: str, listeners: tuple[Listener, ...]) -> list[socket.socket]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = []
+    for listener in listeners:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, listener.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        bound.append(sock)
+    return bound
+
+
+def serve(options: ServeOptions) -> int:
+    listeners = standard_listeners(options.port_offset)
+    sockets = bind_sockets(options.host, listeners)
+    ports = ", ".join(f"{listener.port}{'/tls' if listener.tls else ''}" for listener in listeners)
+    print(f"panelauth listening on {options.host}: {ports}", flush=True)
+    if options.workers <= 1:
+        uvloop.run(_worker(options, listeners, sockets))
+        return 0
+    return _supervise(options, listeners, sockets)
+
+
+def _supervise(
+    options: ServeOptions, listeners: tuple[Listener, ...], sockets: list[socket.socket]
+) -> int:
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                uvloop.run(_worker(options, listeners, sockets))
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.add(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    for _ in range(options.workers):
+        spawn()
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        if not stopping:
+            print(f"panelauth: worker {pid} exited; starting another", file=sys.stderr)
+            spawn()
+    return 0
+
+
+async def _worker(
+    options: ServeOptions, listeners: tuple[Listener, ...], sockets: list[socket.socket]
+) -> None:
+    data_dir = options.data_dir
+    settings = data_dir.load_settings()
+    configure_logging(data_dir.logs)
+    state = build_state(data_dir, settings, SystemClock())
+    tls = server_context(options.cert or data_dir.cert, options.key or data_dir.key)
+    runners: list[web.BaseRunner] = []
+    for listener, sock in zip(listeners, sockets, strict=True):
+        runner = web.ServerRunner(
+            CalmServer(Gateway(listener, state)),
+            handle_signals=False,
+            shutdown_timeout=settings.shutdown_grace_seconds,
+        )
+        await runner.setup()
+        await web.SockSite(runner, sock, ssl_context=tls if listener.tls else None).start()
+        runners.append(runner)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reopen_all)
+    try:
+        await stop.wait()
+    finally:
+        # stop accepting everywhere first, then let in-flight requests finish (FT-11)
+        await asyncio.gather(*(runner.cleanup() for runner in runners))
+        state.close()

@@ -1,0 +1,102 @@
+"""Append-only log files: one `write()` per line, reopened when rotated, never fatal.
+
+* LG-5: each line goes out in a single O_APPEND write, so lines from several workers never
+  interleave or tear.
+* Rotation: the file is reopened on SIGHUP (`reopen_all`) or when the path no longer names the
+  open file (checked at most once a second).
+* FT-6: a failed write (disk full) falls back to stderr with a warning; requests go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+_OPEN_FILES: weakref.WeakSet[LogFile] = weakref.WeakSet()
+_CHECK_INTERVAL = 1.0
+
+
+class LogFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = -1
+        self._inode: tuple[int, int] | None = None
+        self._checked_at = 0.0
+        self._failing = False
+        self._open()
+        _OPEN_FILES.add(self)
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            self._warn(f"cannot open {self.path}: {error}")
+            return
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = fd
+        stat = os.fstat(fd)
+        self._inode = (stat.st_dev, stat.st_ino)
+
+    def reopen(self) -> None:
+        self._open()
+
+    def _rotated(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at < _CHECK_INTERVAL:
+            return False
+        self._checked_at = now
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return True
+        return (stat.st_dev, stat.st_ino) != self._inode
+
+    def write_line(self, line: str) -> None:
+        data = (line.replace("\n", " ").replace("\r", " ") + "\n").encode("utf-8", "replace")
+        if self._fd < 0 or self._rotated():
+            self._open()
+        try:
+            os.write(self._fd, data)
+            self._failing = False
+        except OSError as error:
+            self._warn(f"cannot write {self.path}: {error}")
+            with contextlib.suppress(OSError):
+                sys.stderr.write(data.decode("utf-8"))
+
+    def _warn(self, message: str) -> None:
+        if not self._failing:
+            self._failing = True
+            with contextlib.suppress(OSError):
+                sys.stderr.write(f"panelauth: log failure: {message}\n")
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def reopen_all() -> None:
+    """Reopen every log file (SIGHUP after an external rotation)."""
+    for log_file in list(_OPEN_FILES):
+        log_file.reopen()
+
+
+class JsonLinesLog:
+    """One JSON document per line (the audit log, w§14.4)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = LogFile(path)
+
+    def write(self, **fields: Any) -> None:
+        self._file.write_line(json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
+
+    def close(self) -> None:
+        self._file.close()

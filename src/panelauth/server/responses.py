@@ -1,0 +1,74 @@
+"""Building HTTP answers: every JSON body comes from the JSON encoder (RX-4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from panelauth.errors import PanelauthError, ServiceUnavailable
+from panelauth.protocol.envelopes import ACCESS_DENIED_BODY, TWO_FACTOR_FAILED_BODY
+
+JSON = "application/json; charset=utf-8"
+TEXT_JSON = 'text/plain; charset="utf-8"'
+HTML = "text/html; charset=utf-8"
+
+# Tokens travel in URLs, so nothing may leak them through Referer (CS-5).
+BASE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache, no-store, must-revalidate, private",
+}
+
+_ACCESS_DENIED = orjson.dumps(ACCESS_DENIED_BODY)
+_TWO_FACTOR_FAILED = orjson.dumps(TWO_FACTOR_FAILED_BODY)
+
+
+def json_response(
+    status: int, document: Any, *, content_type: str = JSON, reason: str | None = None
+) -> web.Response:
+    headers = dict(BASE_HEADERS)
+    headers["Content-Type"] = content_type
+    return web.Response(body=orjson.dumps(document), status=status, reason=reason, headers=headers)
+
+
+def with_retry_after(response: web.Response, error: PanelauthError) -> web.Response:
+    if isinstance(error, ServiceUnavailable):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
+def access_denied() -> web.Response:
+    """The single answer for every rejected credential on an API path (w§15.6)."""
+    headers = dict(BASE_HEADERS)
+    headers["Content-Type"] = TEXT_JSON
+    return web.Response(body=_ACCESS_DENIED, status=403, reason="Forbidden", headers=headers)
+
+
+def two_factor_failed() -> web.Response:
+    headers = dict(BASE_HEADERS)
+    headers["Content-Type"] = TEXT_JSON
+    return web.Response(body=_TWO_FACTOR_FAILED, status=403, reason="Forbidden", headers=headers)
+
+
+def text_response(status: int, text: str, *, reason: str | None = None) -> web.Response:
+    headers = dict(BASE_HEADERS)
+    headers["Content-Type"] = "text/plain; charset=utf-8"
+    return web.Response(text=text, status=status, reason=reason, headers=headers)
+
+
+def html_response(status: int, html: str) -> web.Response:
+    headers = dict(BASE_HEADERS)
+    headers["Content-Type"] = HTML
+    headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; frame-ancestors 'self'"
+    )
+    headers["X-Frame-Options"] = "SAMEORIGIN"
+    return web.Response(text=html, status=status, headers=headers)
+
+
+def redirect(status: int, location: str) -> web.Response:
+    headers = dict(BASE_HEADERS)
+    headers["Location"] = location
+    return web.Response(status=status, headers=headers)

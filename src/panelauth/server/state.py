@@ -1,0 +1,130 @@
+"""The parts one worker process serves with, built once from the data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from panelauth.api.catalog import build_registry
+from panelauth.api.context import Runtime
+from panelauth.api.dispatch import Dispatcher
+from panelauth.backends import open_store
+from panelauth.clock import Clock
+from panelauth.core.authentication import AuthenticatorChain, BasicAuthenticator
+from panelauth.core.credential_cache import CredentialCache
+from panelauth.core.passwords import HashingPool, PasswordHasher
+from panelauth.core.settings import Settings
+from panelauth.protocol import logformat
+from panelauth.protocol.services import Service
+from panelauth.server.datadir import DataDir
+from panelauth.server.logfiles import JsonLinesLog, LogFile
+
+
+class AccessLog:
+    def __init__(self, file: LogFile, clock: Clock) -> None:
+        self._file, self._clock = file, clock
+
+    def write(
+        self,
+        *,
+        address: str,
+        user: str | None,
+        request: str,
+        status: int,
+        size: int,
+        user_agent: str | None,
+        port: int,
+    ) -> None:
+        self._file.write_line(
+            logformat.access_line(
+                at=self._clock.now(),
+                address=address,
+                user=user,
+                request=request,
+                status=status,
+                size=size,
+                user_agent=user_agent,
+                port=port,
+            )
+        )
+
+
+class LoginLog:
+    def __init__(self, file: LogFile, clock: Clock) -> None:
+        self._file, self._clock = file, clock
+
+    def success(
+        self, *, address: str, user: str, service: Service, possessor: str | None = None
+    ) -> None:
+        self._file.write_line(
+            logformat.login_success_line(
+                at=self._clock.now(),
+                address=address,
+                user=user,
+                service=service.value,
+                possessor=possessor,
+            )
+        )
+
+    def failure(
+        self, *, address: str, claimed_user: str, request: str, service: Service, reason: str
+    ) -> None:
+        self._file.write_line(
+            logformat.login_failure_line(
+                at=self._clock.now(),
+                address=address,
+                claimed_user=claimed_user,
+                request=request,
+                service=service.value,
+                reason=reason,
+            )
+        )
+
+
+class AuditLog:
+    def __init__(self, log: JsonLinesLog, clock: Clock) -> None:
+        self._log, self._clock = log, clock
+
+    def write(self, **fields: str) -> None:
+        self._log.write(time=round(self._clock.now(), 3), **fields)
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    runtime: Runtime
+    dispatcher: Dispatcher
+    authenticator: AuthenticatorChain
+    access_log: AccessLog
+    login_log: LoginLog
+    audit: AuditLog
+
+    def close(self) -> None:
+        self.runtime.passwords.close()
+        self.runtime.store.close()
+
+
+def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerState:
+    """Open the store and logs of `data_dir` (call after fork: one connection per worker)."""
+    store = open_store(data_dir.store_url, clock=clock)
+    pool = HashingPool(
+        PasswordHasher(settings.argon2),
+        threads=settings.hashing_threads,
+        max_pending=settings.hashing_max_pending,
+    )
+    registry = build_registry()
+    runtime = Runtime(store, pool, clock, settings, registry)
+    cache = CredentialCache(
+        clock,
+        max_entries=settings.credential_cache_entries,
+        ttl_seconds=settings.credential_cache_ttl_seconds,
+    )
+    logs = data_dir.logs
+    return ServerState(
+        settings=settings,
+        runtime=runtime,
+        dispatcher=Dispatcher(runtime, registry),
+        authenticator=AuthenticatorChain([BasicAuthenticator(store, pool, cache)]),
+        access_log=AccessLog(LogFile(logs / "access_log"), clock),
+        login_log=LoginLog(LogFile(logs / "login_log"), clock),
+        audit=AuditLog(JsonLinesLog(logs / "audit_log"), clock),
+    )
