@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from panelauth.api.registry import Registry
 from panelauth.api.uapi import account, email
-from panelauth.api.whm import accounts, info, resellers
+from panelauth.api.whm import accounts, featurelists, info, resellers
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (info, accounts, resellers, account, email):
+    for module in (info, accounts, resellers, featurelists, account, email):
         registry.include(module.registry)
     return registry

@@ -74,7 +74,7 @@ def validate_username(user: str) -> str:
 
 def normalize_domain(domain: str) -> str:
     """A lowercase DNS name with at least two labels, or InvalidArgument."""
-    candidate = domain.strip().lower().rstrip(".")
+    candidate = domain.lower().removesuffix(".")
     labels = candidate.split(".")
     if (
         len(candidate) > 253
@@ -88,14 +88,14 @@ def normalize_domain(domain: str) -> str:
 
 def normalize_email_address(address: str) -> str:
     """`local@domain`, lowercased and checked; InvalidArgument otherwise."""
-    local, at, domain = address.strip().lower().rpartition("@")
+    local, at, domain = address.lower().rpartition("@")
     if not at or not local or len(local) > 64 or not _LOCAL_PART.match(local):
         raise InvalidArgument("The email address must look like user@example.com.")
     return f"{local}@{normalize_domain(domain)}"
 
 
 def validate_local_part(local: str) -> str:
-    local = local.strip().lower()
+    local = local.lower()
     if not local or len(local) > 64 or not _LOCAL_PART.match(local):
         raise InvalidArgument("The email account name contains invalid characters.")
     return local

@@ -258,7 +258,9 @@ class Gateway:
         version = params.get("cpanel_jsonapi_apiversion", "2")
         user = params.get("cpanel_jsonapi_user", "") or None
         if version != "2":
-            only_api2 = FunctionNotFound("Only cPanel API 2 (cpanel_jsonapi_apiversion=2) is served.")
+            only_api2 = FunctionNotFound(
+                "Only cPanel API 2 (cpanel_jsonapi_apiversion=2) is served."
+            )
             return failure(Api.API2, module, function, only_api2)
         if not module or not function:
             missing = InvalidArgument("cpanel_jsonapi_module and cpanel_jsonapi_func are required.")

@@ -16,6 +16,7 @@ HTML = "text/html; charset=utf-8"
 
 # Tokens travel in URLs, so nothing may leak them through Referer (CS-5).
 BASE_HEADERS = {
+    "Server": "panelauth",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache, no-store, must-revalidate, private",
