@@ -183,7 +183,9 @@ def serve(options: Options) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description="panelauth plus a hello-world TLS port (benchmark)")
+    parser = argparse.ArgumentParser(
+        description="panelauth plus a hello-world TLS port (benchmark)"
+    )
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port-offset", type=int, default=0)

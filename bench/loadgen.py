@@ -21,10 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a panelauth dependency
-    uvloop = None
+import uvloop
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -136,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     target = build_target(args.url, args.header)
     coroutine = drive(target, args.connections, args.duration)
-    summary = uvloop.run(coroutine) if uvloop is not None else asyncio.run(coroutine)
+    summary = uvloop.run(coroutine)
     print(json.dumps(summary))
     return 0
 
