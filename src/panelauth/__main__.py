@@ -1,0 +1,5 @@
+"""`python -m panelauth`."""
+
+from panelauth.cli.main import main
+
+main()
