@@ -78,13 +78,13 @@ async def bob(accounts: Accounts, root: Account) -> Account:
 
 
 @pytest.fixture
-async def reseller(
-    accounts: Accounts, store: SqliteStore, root: Account
-) -> AsyncIterator[Account]:
+async def reseller(accounts: Accounts, store: SqliteStore, root: Account) -> AsyncIterator[Account]:
     """`res`, a reseller with list-accts, create-acct, suspend-acct and passwd, owning `carol`."""
     await accounts.create(user="res", domain="res.example", password="res-Passw0rd!", owner="root")
     await accounts.make_reseller("res")
-    await accounts.set_acls("res", frozenset({"list-accts", "create-acct", "suspend-acct", "passwd"}))
+    await accounts.set_acls(
+        "res", frozenset({"list-accts", "create-acct", "suspend-acct", "passwd"})
+    )
     await accounts.create(
         user="carol", domain="carol.example", password="carol-Passw0rd!", owner="res"
     )

@@ -49,13 +49,21 @@ async def test_mailbox_lifecycle(
 ) -> None:
     added = await uapi(dispatcher, BOB, "Email", "add_pop", email="Sales", password="sales-Pw-12")
     assert added.document == {
-        "status": 1, "errors": None, "messages": None, "warnings": None,
-        "data": "sales+bob.example", "metadata": {},
+        "status": 1,
+        "errors": None,
+        "messages": None,
+        "warnings": None,
+        "data": "sales+bob.example",
+        "metadata": {},
     }
     listed = await uapi(dispatcher, BOB, "Email", "list_pops")
     assert listed.document["data"] == [
-        {"email": "sales@bob.example", "login": "sales@bob.example",
-         "suspended_incoming": 0, "suspended_login": 0}
+        {
+            "email": "sales@bob.example",
+            "login": "sales@bob.example",
+            "suspended_incoming": 0,
+            "suspended_login": 0,
+        }
     ]
     api2 = await uapi(dispatcher, BOB, "Email", "listpops", api=Api.API2)
     assert api2.document["cpanelresult"]["data"] == [
@@ -88,7 +96,7 @@ async def test_mailbox_lifecycle(
 async def test_add_pop_refuses_bad_input(
     dispatcher: Dispatcher, bob: Account, store: SqliteStore, args: dict[str, str]
 ) -> None:
-    answer = await uapi(dispatcher, BOB, "Email", "add_pop", **args)
+    answer = await uapi(dispatcher, BOB, "Email", "add_pop", **args)  # type: ignore[arg-type]
     assert answer.status == 200
     assert answer.document["status"] == 0
     assert answer.document["errors"]
@@ -124,7 +132,9 @@ async def test_webmail_runs_only_webmail_safe_functions(
     dispatcher: Dispatcher, bob: Account, info_mailbox: None
 ) -> None:
     listed = await uapi(dispatcher, INFO, "Email", "list_pops", service=Service.WEBMAIL)
-    info = await uapi(dispatcher, INFO, "Variables", "get_user_information", service=Service.WEBMAIL)
+    info = await uapi(
+        dispatcher, INFO, "Variables", "get_user_information", service=Service.WEBMAIL
+    )
     assert listed.status == 403
     assert info.status == 200
     assert info.document["data"]["user"] == "info@bob.example"
@@ -138,12 +148,22 @@ async def test_webmail_changes_only_its_own_mailbox(
         bob, local_part="sales", domain="bob.example", password="sales-Pw-12", quota_mb=0
     )
     own = await uapi(
-        dispatcher, INFO, "Email", "passwd_pop", service=Service.WEBMAIL,
-        email="info@bob.example", password="info-New-123",
+        dispatcher,
+        INFO,
+        "Email",
+        "passwd_pop",
+        service=Service.WEBMAIL,
+        email="info@bob.example",
+        password="info-New-123",
     )
     other = await uapi(
-        dispatcher, INFO, "Email", "passwd_pop", service=Service.WEBMAIL,
-        email="sales@bob.example", password="sales-New-123",
+        dispatcher,
+        INFO,
+        "Email",
+        "passwd_pop",
+        service=Service.WEBMAIL,
+        email="sales@bob.example",
+        password="sales-New-123",
     )
     assert own.document["status"] == 1
     assert other.status == 403
@@ -154,8 +174,13 @@ async def test_account_name_on_webmail_is_confined_to_webmail_functions(
 ) -> None:
     default_mailbox = mail_identity("bob", "bob")
     answer = await uapi(
-        dispatcher, default_mailbox, "Email", "add_pop", service=Service.WEBMAIL,
-        email="x", password="x-Pw-12345",
+        dispatcher,
+        default_mailbox,
+        "Email",
+        "add_pop",
+        service=Service.WEBMAIL,
+        email="x",
+        password="x-Pw-12345",
     )
     assert answer.status == 403
 
@@ -173,20 +198,29 @@ async def test_through_whm_reseller_only_reaches_its_own_accounts(
 ) -> None:
     identity = reseller_identity(reseller.acls)
     answer = await uapi(
-        dispatcher, identity, "DomainInfo", "list_domains", service=Service.WHM,
+        dispatcher,
+        identity,
+        "DomainInfo",
+        "list_domains",
+        service=Service.WHM,
         acting_user=target,
     )
     assert answer.document["status"] == 0
     if target is not None:
         assert answer.status == 403
     own = await uapi(
-        dispatcher, identity, "DomainInfo", "list_domains", service=Service.WHM,
+        dispatcher,
+        identity,
+        "DomainInfo",
+        "list_domains",
+        service=Service.WHM,
         acting_user="carol",
     )
     assert own.document["data"]["main_domain"] == "carol.example"
 
 
-async def test_cpanel_user_cannot_name_another_user(dispatcher: Dispatcher, bob: Account,
-                                                    reseller: Account) -> None:
+async def test_cpanel_user_cannot_name_another_user(
+    dispatcher: Dispatcher, bob: Account, reseller: Account
+) -> None:
     answer = await uapi(dispatcher, BOB, "DomainInfo", "list_domains", acting_user="carol")
     assert answer.status == 403

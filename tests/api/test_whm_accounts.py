@@ -36,7 +36,12 @@ async def test_createacct_creates_an_account_with_raw_output(
     dispatcher: Dispatcher, root: Account, store: SqliteStore
 ) -> None:
     answer = await whm(
-        dispatcher, ROOT, "createacct", username="dave", domain="Dave.Example", password="dave-Pw-123"
+        dispatcher,
+        ROOT,
+        "createacct",
+        username="dave",
+        domain="Dave.Example",
+        password="dave-Pw-123",
     )
     assert metadata(answer)["result"] == 1, answer.document
     assert metadata(answer)["reason"] == "Account Creation Ok"
@@ -63,7 +68,11 @@ async def test_createacct_creates_an_account_with_raw_output(
     ],
 )
 async def test_createacct_refuses_invalid_fields_without_storing(
-    dispatcher: Dispatcher, root: Account, store: SqliteStore, username: str, domain: str,
+    dispatcher: Dispatcher,
+    root: Account,
+    store: SqliteStore,
+    username: str,
+    domain: str,
     password: str,
 ) -> None:
     answer = await whm(
@@ -79,7 +88,12 @@ async def test_createacct_refuses_duplicate_user_and_domain(
     dispatcher: Dispatcher, bob: Account
 ) -> None:
     same_user = await whm(
-        dispatcher, ROOT, "createacct", username="bob", domain="other.example", password="x-Pw-12345"
+        dispatcher,
+        ROOT,
+        "createacct",
+        username="bob",
+        domain="other.example",
+        password="x-Pw-12345",
     )
     same_domain = await whm(
         dispatcher, ROOT, "createacct", username="eve", domain="bob.example", password="x-Pw-12345"
@@ -99,11 +113,21 @@ async def test_reseller_creates_accounts_only_for_itself(
     dispatcher: Dispatcher, reseller: Account, store: SqliteStore
 ) -> None:
     own = await whm(
-        dispatcher, RESELLER, "createacct", username="dan", domain="dan.example", password="dan-Pw-1234"
+        dispatcher,
+        RESELLER,
+        "createacct",
+        username="dan",
+        domain="dan.example",
+        password="dan-Pw-1234",
     )
     foreign = await whm(
-        dispatcher, RESELLER, "createacct", username="dora", domain="dora.example",
-        password="dora-Pw-123", owner="root",
+        dispatcher,
+        RESELLER,
+        "createacct",
+        username="dora",
+        domain="dora.example",
+        password="dora-Pw-123",
+        owner="root",
     )
     assert metadata(own)["result"] == 1
     dan = await store.get_account("dan")
@@ -144,7 +168,10 @@ async def test_listaccts_shows_root_everything_and_a_reseller_its_own(
     ],
 )
 async def test_listaccts_search(
-    dispatcher: Dispatcher, reseller: Account, bob: Account, args: dict[str, str],
+    dispatcher: Dispatcher,
+    reseller: Account,
+    bob: Account,
+    args: dict[str, str],
     expected: list[str],
 ) -> None:
     answer = await whm(dispatcher, ROOT, "listaccts", **args)
@@ -165,7 +192,9 @@ async def test_listaccts_bad_search_is_a_clear_failure(
     assert metadata(answer)["result"] == 0
 
 
-async def test_listaccts_backtracking_pattern_finishes(dispatcher: Dispatcher, bob: Account) -> None:
+async def test_listaccts_backtracking_pattern_finishes(
+    dispatcher: Dispatcher, bob: Account
+) -> None:
     # (a+)+$ is exponential for backtracking engines; RE2 matches in linear time
     answer = await whm(dispatcher, ROOT, "listaccts", search="(b+)+$", searchtype="domain")
     assert metadata(answer)["result"] == 1
@@ -174,7 +203,10 @@ async def test_listaccts_backtracking_pattern_finishes(dispatcher: Dispatcher, b
 async def test_listaccts_unknown_searchtype_fails(dispatcher: Dispatcher, bob: Account) -> None:
     answer = await whm(dispatcher, ROOT, "listaccts", search="x", searchtype="password")
     assert metadata(answer) | {"reason": ""} == {
-        "command": "listaccts", "reason": "", "result": 0, "version": 1,
+        "command": "listaccts",
+        "reason": "",
+        "result": 0,
+        "version": 1,
     }
 
 

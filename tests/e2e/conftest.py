@@ -77,18 +77,25 @@ def raw_exchange(server: RunningServer, port: int, request: bytes) -> bytes:
     """Send raw bytes over TLS and read the answer until the server closes."""
     context = ssl.create_default_context(cafile=server.cert)
     answer = b""
-    with socket.create_connection(("127.0.0.1", port + server.offset), timeout=20) as raw, \
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port + server.offset), timeout=20) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         tls.sendall(request)
         while chunk := tls.recv(65536):
             answer += chunk
     return answer
 
 
-def run_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*PANELAUTH, "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
         check=False,
     )
 
@@ -100,8 +107,18 @@ def start_server(data_dir: Path, *extra: str, config: str = CHEAP_CONFIG) -> Run
     offset = free_port_offset()
     with (data_dir / "serve.out").open("a") as output:
         process = subprocess.Popen(
-            [*PANELAUTH, "--data-dir", str(data_dir), "serve", "--port-offset", str(offset), *extra],
-            stdout=output, stderr=subprocess.STDOUT, text=True,
+            [
+                *PANELAUTH,
+                "--data-dir",
+                str(data_dir),
+                "serve",
+                "--port-offset",
+                str(offset),
+                *extra,
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, "PANELAUTH_ROOT_PASSWORD": ROOT_PASSWORD},
         )
     server = RunningServer(process, data_dir, offset)

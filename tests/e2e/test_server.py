@@ -16,7 +16,7 @@ from tests.conftest import ROOT_PASSWORD
 from tests.e2e.conftest import RunningServer, raw_exchange, start_server
 
 pytestmark = pytest.mark.e2e
-ROOT = (("root", ROOT_PASSWORD))
+ROOT = ("root", ROOT_PASSWORD)
 
 
 def test_readme_call_answers_the_whm_envelope(server: RunningServer) -> None:
@@ -28,8 +28,10 @@ def test_readme_call_answers_the_whm_envelope(server: RunningServer) -> None:
 
 def test_certificate_is_valid_for_loopback_and_tls_1_2_or_newer(server: RunningServer) -> None:
     context = ssl.create_default_context(cafile=server.cert)
-    with socket.create_connection(("127.0.0.1", 2083 + server.offset)) as raw, \
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", 2083 + server.offset)) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.1 is deprecated: the point
@@ -37,8 +39,10 @@ def test_certificate_is_valid_for_loopback_and_tls_1_2_or_newer(server: RunningS
         old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
         old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         old.maximum_version = ssl.TLSVersion.TLSv1_1
-        with socket.create_connection(("127.0.0.1", 2083 + server.offset)) as raw, \
-                pytest.raises(ssl.SSLError):
+        with (
+            socket.create_connection(("127.0.0.1", 2083 + server.offset)) as raw,
+            pytest.raises(ssl.SSLError),
+        ):
             old.wrap_socket(raw)
 
 
@@ -47,7 +51,9 @@ def test_each_port_serves_its_service(server: RunningServer) -> None:
         whm = client.get(server.url(2087, "/json-api/version?api.version=1"), auth=ROOT)
         on_cpanel = client.get(server.url(2083, "/json-api/version?api.version=1"), auth=ROOT)
         on_webmail = client.get(server.url(2096, "/json-api/version?api.version=1"), auth=ROOT)
-        plain = client.get(server.url(2086, "/json-api/version?api.version=1", tls=False), auth=ROOT)
+        plain = client.get(
+            server.url(2086, "/json-api/version?api.version=1", tls=False), auth=ROOT
+        )
     assert whm.status_code == 200
     assert on_cpanel.status_code == on_webmail.status_code == 403  # root is neither identity
     assert plain.status_code == 403 and plain.json()["metadata"]["reason"].startswith("SSL")
@@ -60,7 +66,8 @@ def test_sixteen_kib_request_line_works_and_oversized_is_431(server: RunningServ
         assert ok.status_code == 200
         huge_header = client.get(
             server.url(2087, "/json-api/version?api.version=1"),
-            auth=ROOT, headers={"X-Filler": "B" * 70 * 1024},
+            auth=ROOT,
+            headers={"X-Filler": "B" * 70 * 1024},
         )
         assert huge_header.status_code == 431
     huge_line = raw_exchange(
@@ -92,8 +99,11 @@ def test_data_survives_a_kill_9_restart(tmp_path: Path) -> None:
     first = start_server(data_dir)
     with first.client() as client:
         created = client.get(
-            first.url(2087, "/json-api/createacct?api.version=1&username=dave"
-                      "&domain=dave.example&password=dave-Pw-1234"),
+            first.url(
+                2087,
+                "/json-api/createacct?api.version=1&username=dave"
+                "&domain=dave.example&password=dave-Pw-1234",
+            ),
             auth=ROOT,
         )
         assert created.json()["metadata"]["result"] == 1
@@ -121,8 +131,10 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
         "GET /json-api/version?api.version=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Basic {credentials}\r\nConnection: close\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", 2087 + server.offset)) as raw, \
-            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", 2087 + server.offset)) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
         tls.sendall(request)
         time.sleep(0.1)
         server.process.send_signal(signal.SIGTERM)
@@ -142,7 +154,9 @@ def test_several_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
     try:
         with server.client() as client:
             statuses = {
-                client.get(server.url(2087, "/json-api/version?api.version=1"), auth=ROOT).status_code
+                client.get(
+                    server.url(2087, "/json-api/version?api.version=1"), auth=ROOT
+                ).status_code
                 for _ in range(20)
             }
         assert statuses == {200}

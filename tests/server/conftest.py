@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import RawTestServer, TestClient
 
 from panelauth.clock import FrozenClock
@@ -18,7 +19,7 @@ from panelauth.server.gateway import Gateway
 from panelauth.server.state import ServerState, build_state
 from tests.conftest import BOB_PASSWORD, ROOT_PASSWORD
 
-MakeClient = Callable[..., Awaitable[TestClient[object, object]]]
+MakeClient = Callable[..., Awaitable[TestClient[web.Request, None]]]
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -58,12 +59,14 @@ def logs(server_state: ServerState, tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 async def make_client(server_state: ServerState) -> AsyncIterator[MakeClient]:
-    clients: list[TestClient[object, object]] = []
+    clients: list[TestClient[web.Request, None]] = []
 
-    async def make(service: Service = Service.WHM, *, tls: bool = True) -> TestClient[object, object]:
+    async def make(
+        service: Service = Service.WHM, *, tls: bool = True
+    ) -> TestClient[web.Request, None]:
         port = service.tls_port if tls else service.plain_port
         server = RawTestServer(Gateway(Listener(service, tls, port), server_state))
-        client: TestClient[object, object] = TestClient(server)
+        client: TestClient[web.Request, None] = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

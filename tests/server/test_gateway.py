@@ -60,7 +60,9 @@ async def test_every_rejection_gets_the_same_access_denied(
     assert json.loads(await response.read()) == ACCESS_DENIED_BODY
 
 
-async def test_scheme_is_case_insensitive_and_trailing_crlf_ignored(make_client: MakeClient) -> None:
+async def test_scheme_is_case_insensitive_and_trailing_crlf_ignored(
+    make_client: MakeClient,
+) -> None:
     client = await make_client(Service.WHM)
     value = ROOT_AUTH["Authorization"].replace("Basic", "bAsIc")
     response = await client.get(VERSION, headers={"Authorization": value + "  "})
@@ -72,12 +74,14 @@ async def test_password_may_contain_colons(
 ) -> None:
     from panelauth.core.accounts import Accounts
 
-    accounts = Accounts(server_state.runtime.store, server_state.runtime.passwords,
-                        server_state.runtime.clock)
+    accounts = Accounts(
+        server_state.runtime.store, server_state.runtime.passwords, server_state.runtime.clock
+    )
     await accounts.change_password("bob", "with:colons:inside")
     client = await make_client(Service.CPANEL)
-    response = await client.get("/execute/DomainInfo/list_domains",
-                                headers=basic("bob", "with:colons:inside"))
+    response = await client.get(
+        "/execute/DomainInfo/list_domains", headers=basic("bob", "with:colons:inside")
+    )
     assert response.status == 200
 
 
@@ -95,7 +99,7 @@ async def test_failed_login_is_logged_without_the_password(
     await client.get(VERSION + "&password=hunter2-in-query", headers=basic("root", "Sekr3t-guess"))
     login_log = (logs / "login_log").read_text()
     assert "FAILED LOGIN whostmgrd: user password incorrect" in login_log
-    assert " - root \"GET /json-api/version?api.version=1&password=*** HTTP/1.1\"" in login_log
+    assert ' - root "GET /json-api/version?api.version=1&password=*** HTTP/1.1"' in login_log
     everything = "".join(p.read_text() for p in logs.iterdir())
     assert "Sekr3t-guess" not in everything
     assert "hunter2-in-query" not in everything
@@ -120,7 +124,7 @@ async def test_success_lines_name_the_authenticated_user(
     await client.get(VERSION, headers=ROOT_AUTH)
     assert "- root - SUCCESS LOGIN whostmgrd" in (logs / "login_log").read_text()
     access = (logs / "access_log").read_text()
-    assert ' - root [' in access and '"GET /json-api/version?api.version=1 HTTP/1.1" 200 ' in access
+    assert " - root [" in access and '"GET /json-api/version?api.version=1 HTTP/1.1" 200 ' in access
 
 
 # -- plain ports (w§1.2) ---------------------------------------------------------------------
@@ -138,7 +142,9 @@ async def test_plain_port_never_checks_a_password(
     assert not (logs / "login_log").exists() or "root" not in (logs / "login_log").read_text()
 
 
-async def test_plain_port_uapi_answers_ssl_required_in_uapi_envelope(make_client: MakeClient) -> None:
+async def test_plain_port_uapi_answers_ssl_required_in_uapi_envelope(
+    make_client: MakeClient,
+) -> None:
     client = await make_client(Service.CPANEL, tls=False)
     response = await client.post("/execute/Email/list_pops", headers=BOB_AUTH)
     assert response.status == 403
@@ -202,7 +208,9 @@ async def test_uapi_get_and_post_with_any_content_type(make_client: MakeClient) 
 
 async def test_cpsess_prefix_is_tolerated_with_header_auth(make_client: MakeClient) -> None:
     client = await make_client(Service.WHM)
-    response = await client.get("/cpsess0123456789/json-api/version?api.version=1", headers=ROOT_AUTH)
+    response = await client.get(
+        "/cpsess0123456789/json-api/version?api.version=1", headers=ROOT_AUTH
+    )
     assert response.status == 200
 
 
@@ -231,10 +239,14 @@ async def test_api2_on_cpanel_port_and_through_whm(make_client: MakeClient) -> N
     direct = await (await cpanel.get(f"/json-api/cpanel?{query}", headers=BOB_AUTH)).json()
     whm = await make_client(Service.WHM)
     through = await (
-        await whm.post("/json-api/cpanel", data=f"cpanel_jsonapi_user=bob&{query}", headers=ROOT_AUTH)
+        await whm.post(
+            "/json-api/cpanel", data=f"cpanel_jsonapi_user=bob&{query}", headers=ROOT_AUTH
+        )
     ).json()
     assert direct == through
-    assert direct["cpanelresult"]["data"] == [{"email": "info@bob.example", "login": "info@bob.example"}]
+    assert direct["cpanelresult"]["data"] == [
+        {"email": "info@bob.example", "login": "info@bob.example"}
+    ]
 
 
 async def test_api2_through_whm_requires_the_user(make_client: MakeClient) -> None:
