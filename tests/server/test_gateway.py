@@ -344,3 +344,18 @@ async def test_suspended_account_gets_the_same_denial(
     assert response.status == 403
     assert json.loads(await response.read()) == ACCESS_DENIED_BODY
     assert "account suspended" in (logs / "login_log").read_text()
+
+
+async def test_failed_logins_write_nothing_to_the_store(
+    make_client: MakeClient, logs: Path
+) -> None:
+    client = await make_client(Service.WHM)
+    await client.get(VERSION, headers=ROOT_AUTH)  # settle any first-use writes
+    database = logs.parent / "panelauth.db"
+    files = [database, database.with_name("panelauth.db-wal")]
+    before = [path.read_bytes() if path.exists() else b"" for path in files]
+    for headers in (basic("root", "wrong-password"), basic("ghost", "x-password"),
+                    basic("bob", "bob-Passw0rd!"), {"Authorization": "Basic %%%"}):
+        assert (await client.get(VERSION, headers=headers)).status == 403
+    after = [path.read_bytes() if path.exists() else b"" for path in files]
+    assert after == before
