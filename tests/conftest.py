@@ -13,6 +13,7 @@ from panelauth.api.dispatch import Dispatcher
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.accounts import Accounts
+from panelauth.core.audit import MemoryAccountingLog
 from panelauth.core.models import Account
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
 from panelauth.core.settings import Settings
@@ -53,10 +54,20 @@ def accounts(store: SqliteStore, pool: HashingPool, clock: FrozenClock) -> Accou
 
 
 @pytest.fixture
+def accounting() -> MemoryAccountingLog:
+    return MemoryAccountingLog()
+
+
+@pytest.fixture
 def runtime(
-    store: SqliteStore, pool: HashingPool, clock: FrozenClock, settings: Settings
+    store: SqliteStore,
+    pool: HashingPool,
+    clock: FrozenClock,
+    settings: Settings,
+    accounting: MemoryAccountingLog,
+    tmp_path: Path,
 ) -> Runtime:
-    return Runtime(store, pool, clock, settings, build_registry())
+    return Runtime(store, pool, clock, settings, build_registry(), accounting, tmp_path / "home")
 
 
 @pytest.fixture

@@ -79,7 +79,9 @@ def test_constructor_rejects_too_many_pairs() -> None:
         (["acl-0=list-accts", "acl-1=passwd"], [("acl-0", "list-accts"), ("acl-1", "passwd")]),
     ],
 )
-def test_from_cli_splits_at_the_first_equals(words: list[str], pairs: list[tuple[str, str]]) -> None:
+def test_from_cli_splits_at_the_first_equals(
+    words: list[str], pairs: list[tuple[str, str]]
+) -> None:
     assert Params.from_cli(words).pairs() == pairs
 
 
@@ -209,7 +211,8 @@ def test_get_list_never_loses_or_invents_values(pairs: list[tuple[str, str]]) ->
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: params.py:14 `$` also matches before a trailing newline, so `acl-0\\n` is a list key",
+    reason="BUG: params.py:14 `$` also matches before a trailing newline, "
+    "so `acl-0\\n` is read as a list key",
 )
 def test_get_list_ignores_an_index_followed_by_a_newline() -> None:
     assert Params.from_query("acl-0%0A=passwd").get_list("acl") == []

@@ -354,8 +354,12 @@ async def test_failed_logins_write_nothing_to_the_store(
     database = logs.parent / "panelauth.db"
     files = [database, database.with_name("panelauth.db-wal")]
     before = [path.read_bytes() if path.exists() else b"" for path in files]
-    for headers in (basic("root", "wrong-password"), basic("ghost", "x-password"),
-                    basic("bob", "bob-Passw0rd!"), {"Authorization": "Basic %%%"}):
+    for headers in (
+        basic("root", "wrong-password"),
+        basic("ghost", "x-password"),
+        basic("bob", "bob-Passw0rd!"),
+        {"Authorization": "Basic %%%"},
+    ):
         assert (await client.get(VERSION, headers=headers)).status == 403
     after = [path.read_bytes() if path.exists() else b"" for path in files]
     assert after == before

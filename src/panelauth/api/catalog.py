@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from panelauth.api.registry import Registry
 from panelauth.api.uapi import account, email
-from panelauth.api.whm import accounts, featurelists, info, resellers
+from panelauth.api.uapi import tokens as cpanel_tokens
+from panelauth.api.whm import accounts, featurelists, info, resellers, tokens
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (info, accounts, resellers, featurelists, account, email):
+    for module in (info, accounts, resellers, featurelists, tokens, account, email, cpanel_tokens):
         registry.include(module.registry)
     return registry

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from panelauth.api.registry import Registry
 from panelauth.clock import Clock
+from panelauth.core.audit import AccountingLog
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.settings import Settings
@@ -23,6 +25,8 @@ class Runtime:
     clock: Clock
     settings: Settings
     functions: Registry
+    accounting: AccountingLog
+    home_root: Path  # users' home directories: <home_root>/<user>
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,16 @@
-"""The embedded default: SQLite in WAL mode, called inline on the event loop.
-
-Why inline: a PK lookup costs ~5 µs here, a thread hop 60 µs and aiosqlite 160 µs
-(../shared/perf). One connection per worker process, opened after fork. Writes run in
-`BEGIN IMMEDIATE` transactions with a bounded busy timeout; a lock or I/O failure becomes
-StoreUnavailable (503, FT-4), never a 500 and never access.
-"""
+"""The embedded default store: SQLite in WAL mode, called inline on the event loop."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import resources
-from pathlib import Path
 
-from panelauth.clock import Clock
+from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
+from panelauth.backends.sqlite_tokens import TokenTables
 from panelauth.core.models import Account, Mailbox
-from panelauth.errors import AlreadyExists, StoreUnavailable
+from panelauth.errors import StoreUnavailable
 
-BUSY_TIMEOUT_MS = 2000
+__all__ = ["BUSY_TIMEOUT_MS", "SqliteStore"]
 
 _ACCOUNT_COLUMNS = (
     "user, domain, owner, password_hash, plan, feature_list, contact_email, suspended, "
@@ -60,85 +51,8 @@ def _mailbox(row: sqlite3.Row) -> Mailbox:
     )
 
 
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("panelauth.backends").joinpath("sqlite_migrations")
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
-class SqliteStore:
-    def __init__(self, location: Path | str, *, clock: Clock) -> None:
-        self._clock = clock
-        try:
-            self._db = sqlite3.connect(
-                str(location), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # WAL + NORMAL: 32 µs per commit instead of 143 µs; a power cut may lose the last
-            # commits but never corrupts (../shared/perf)
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA cache_size = -65536")
-            self._migrate()
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"cannot open the store: {error}") from error
-
-    def close(self) -> None:
-        self._db.close()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            for version, script in _migrations():
-                if version > current:
-                    for statement in script.split(";\n"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One immediate transaction: all or nothing (FT-2); lock timeouts become 503."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise StoreUnavailable(str(error)) from error
-        try:
-            yield self._db
-        except sqlite3.IntegrityError:
-            self._db.execute("ROLLBACK")
-            raise AlreadyExists() from None
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise StoreUnavailable(str(error)) from error
-
-    def _read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        try:
-            return self._db.execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            raise StoreUnavailable(str(error)) from error
-
-    def _change(self, sql: str, parameters: tuple[object, ...]) -> bool:
-        try:
-            with self._write() as db:
-                return db.execute(sql, parameters).rowcount > 0
-        except sqlite3.Error as error:
-            raise StoreUnavailable(str(error)) from error
+class SqliteStore(TokenTables):
+    """Every store contract on one SQLite database (see sqlite_base for the plumbing)."""
 
     # -- accounts ---------------------------------------------------------------------------
 

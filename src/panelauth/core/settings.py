@@ -31,6 +31,10 @@ class Settings:
     credential_cache_entries: int = 10_000
     credential_cache_ttl_seconds: float = 300.0
     shutdown_grace_seconds: float = 30.0
+    # w§2.2: on by default for old clients; cPanel ships it off
+    access_hash_enabled: bool = True
+    # where users' home directories (and root's .accesshash) live; default <data dir>/home
+    home_root: str | None = None
 
     def is_server_name(self, host: str) -> bool:
         host = host.lower()
@@ -47,6 +51,8 @@ _SIMPLE_KEYS: dict[str, type] = {
     "credential_cache_entries": int,
     "credential_cache_ttl_seconds": float,
     "shutdown_grace_seconds": float,
+    "access_hash_enabled": bool,
+    "home_root": str,
 }
 
 

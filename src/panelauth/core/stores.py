@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from panelauth.core.models import Account, Mailbox
+from panelauth.core.tokens import ApiToken, TokenKind
 
 
 class AccountStore(Protocol):
@@ -76,7 +77,33 @@ class FeatureListStore(Protocol):
     async def delete_feature_list(self, name: str) -> bool: ...
 
 
-class Store(AccountStore, MailboxStore, FeatureListStore, Protocol):
-    """Everything issue-2 code needs from a backend."""
+class TokenStore(Protocol):
+    async def insert_token(self, token: ApiToken) -> None:
+        """Create; AlreadyExists if the owner has a token of that kind and name."""
+        ...
+
+    async def find_token(self, owner: str, kind: TokenKind, token_digest: str) -> ApiToken | None:
+        """The owner's token of this kind whose SHA-512 digest is `token_digest`."""
+        ...
+
+    async def get_token(self, owner: str, kind: TokenKind, name: str) -> ApiToken | None: ...
+
+    async def list_tokens(self, owner: str, kind: TokenKind) -> list[ApiToken]: ...
+
+    async def replace_token(self, old_name: str, token: ApiToken) -> bool:
+        """Rewrite name, expiry, ACLs and IP list of the token now named `old_name`."""
+        ...
+
+    async def delete_token(self, owner: str, kind: TokenKind, name: str) -> bool: ...
+
+    async def get_access_hash_digest(self, user: str) -> str | None: ...
+
+    async def set_access_hash_digest(self, user: str, hash_digest: str, created_at: int) -> None:
+        """Create or replace: the old hash stops working at once (TK-9)."""
+        ...
+
+
+class Store(AccountStore, MailboxStore, FeatureListStore, TokenStore, Protocol):
+    """Every contract; what a backend implements."""
 
     def close(self) -> None: ...

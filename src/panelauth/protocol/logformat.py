@@ -104,3 +104,9 @@ def parse_login_line(line: str) -> dict[str, str | None] | None:
     """Fields of a login_log line, or None if it is not one (for tools and tests)."""
     match = _LOGIN_LINE.match(line)
     return match.groupdict() if match else None
+
+
+def accounting_line(*, at: float, action: str, fields: list[str]) -> str:
+    """`<ctime>:<ACTION>:<field>:...`, the layout of cPanel's accounting.log; `:` is escaped."""
+    stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(at))
+    return ":".join([stamp, action, *(escape(f).replace(":", "\\x3a") for f in fields)])

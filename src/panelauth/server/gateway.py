@@ -16,7 +16,7 @@ from aiohttp import web
 from panelauth.api.answers import Answer, failure
 from panelauth.api.registry import Api
 from panelauth.core.authentication import AuthAttempt
-from panelauth.core.models import Identity
+from panelauth.core.models import CredentialKind, Identity, IdentityKind
 from panelauth.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -130,6 +130,8 @@ class Gateway:
         # 3-6. parameters, routing, authorisation, the function
         try:
             params = await self._params(request, query)
+            if not _token_may_call(identity, target, params):
+                return responses.cpanel_token_scope(target.route is Route.CPANEL_JSONAPI), identity
             answer = await self._dispatch(target, identity, params, address)
         except PanelauthError as error:
             return self._api_error(target, request, error), identity
@@ -360,6 +362,19 @@ class Gateway:
             user_agent=request.headers.get("User-Agent"),
             port=self.listener.port,
         )
+
+
+def _token_may_call(identity: Identity, target: Target, params: Params) -> bool:
+    """cPanel API tokens reach UAPI and API 2 only (w§2.4, TK-5)."""
+    if (
+        identity.credential is not CredentialKind.API_TOKEN
+        or identity.kind is not IdentityKind.CPANEL
+    ):
+        return True
+    if target.route is Route.UAPI:
+        return True
+    api2 = params.get("cpanel_jsonapi_apiversion", "2") == "2"
+    return target.route is Route.CPANEL_JSONAPI and api2
 
 
 def _version(request: web.BaseRequest) -> str:

@@ -73,3 +73,21 @@ def redirect(status: int, location: str) -> web.Response:
     headers = dict(BASE_HEADERS)
     headers["Location"] = location
     return web.Response(status=status, headers=headers)
+
+
+TOKEN_SCOPE_TEXT = "Token authentication allows access to UAPI or API 2 calls only."
+
+
+def cpanel_token_scope(in_cpanelresult: bool) -> web.Response:
+    """w§2.4: a cPanel token outside UAPI/API 2; JSON on /json-api/cpanel, else plain text."""
+    if in_cpanelresult:
+        document = {
+            "cpanelresult": {
+                "apiversion": 1,
+                "data": None,
+                "event": {"result": 0},
+                "error": TOKEN_SCOPE_TEXT,
+            }
+        }
+        return json_response(403, document)
+    return text_response(403, TOKEN_SCOPE_TEXT)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from panelauth.api.catalog import build_registry
 from panelauth.api.context import Runtime
 from panelauth.api.dispatch import Dispatcher
 from panelauth.backends import open_store
 from panelauth.clock import Clock
-from panelauth.core.authentication import AuthenticatorChain, BasicAuthenticator
+from panelauth.core.authentication import Authenticator, AuthenticatorChain, BasicAuthenticator
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.passwords import HashingPool, PasswordHasher
 from panelauth.core.settings import Settings
+from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.protocol import logformat
 from panelauth.protocol.services import Service
 from panelauth.server.datadir import DataDir
@@ -80,6 +82,18 @@ class LoginLog:
         )
 
 
+class AccountingFile:
+    """`logs/accounting_log`: token and access-hash events in cPanel's accounting layout."""
+
+    def __init__(self, file: LogFile, clock: Clock) -> None:
+        self._file, self._clock = file, clock
+
+    def record(self, action: str, *fields: str) -> None:
+        self._file.write_line(
+            logformat.accounting_line(at=self._clock.now(), action=action, fields=list(fields))
+        )
+
+
 class AuditLog:
     def __init__(self, log: JsonLinesLog, clock: Clock) -> None:
         self._log, self._clock = log, clock
@@ -112,18 +126,24 @@ def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerSt
         max_pending=settings.hashing_max_pending,
     )
     registry = build_registry()
-    runtime = Runtime(store, pool, clock, settings, registry)
+    logs = data_dir.logs
+    accounting = AccountingFile(LogFile(logs / "accounting_log"), clock)
+    home_root = Path(settings.home_root) if settings.home_root else data_dir.root / "home"
+    runtime = Runtime(store, pool, clock, settings, registry, accounting, home_root)
     cache = CredentialCache(
         clock,
         max_entries=settings.credential_cache_entries,
         ttl_seconds=settings.credential_cache_ttl_seconds,
     )
-    logs = data_dir.logs
+    authenticators: list[Authenticator] = [
+        TokenAuthenticator(store, clock, access_hash_enabled=settings.access_hash_enabled),
+        BasicAuthenticator(store, pool, cache),
+    ]
     return ServerState(
         settings=settings,
         runtime=runtime,
         dispatcher=Dispatcher(runtime, registry),
-        authenticator=AuthenticatorChain([BasicAuthenticator(store, pool, cache)]),
+        authenticator=AuthenticatorChain(authenticators),
         access_log=AccessLog(LogFile(logs / "access_log"), clock),
         login_log=LoginLog(LogFile(logs / "login_log"), clock),
         audit=AuditLog(JsonLinesLog(logs / "audit_log"), clock),

@@ -1,0 +1,115 @@
+"""SQLite tables of API tokens and access hashes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from panelauth.backends.sqlite_base import SqliteBase
+from panelauth.core.tokens import ApiToken, TokenKind
+from panelauth.errors import StoreUnavailable
+
+_TOKEN_COLUMNS = "owner, kind, name, digest, created_at, expires_at, acls, whitelist_ips"
+
+
+def _token(row: sqlite3.Row) -> ApiToken:
+    return ApiToken(
+        owner=row[0],
+        kind=TokenKind(row[1]),
+        name=row[2],
+        digest=row[3],
+        created_at=row[4],
+        expires_at=row[5],
+        acls=frozenset(json.loads(row[6])) if row[6] is not None else None,
+        whitelist_ips=tuple(json.loads(row[7])) if row[7] is not None else None,
+    )
+
+
+def _json_or_null(values: frozenset[str] | tuple[str, ...] | None) -> str | None:
+    if values is None:
+        return None
+    return json.dumps(sorted(values) if isinstance(values, frozenset) else list(values))
+
+
+class TokenTables(SqliteBase):
+    async def insert_token(self, token: ApiToken) -> None:
+        try:
+            with self._write() as db:
+                db.execute(
+                    f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        token.owner,
+                        token.kind.value,
+                        token.name,
+                        token.digest,
+                        token.created_at,
+                        token.expires_at,
+                        _json_or_null(token.acls),
+                        _json_or_null(token.whitelist_ips),
+                    ),
+                )
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
+
+    async def find_token(self, owner: str, kind: TokenKind, token_digest: str) -> ApiToken | None:
+        rows = self._read(
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? AND digest = ?",
+            (owner, kind.value, token_digest),
+        )
+        return _token(rows[0]) if rows else None
+
+    async def get_token(self, owner: str, kind: TokenKind, name: str) -> ApiToken | None:
+        rows = self._read(
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? AND name = ?",
+            (owner, kind.value, name),
+        )
+        return _token(rows[0]) if rows else None
+
+    async def list_tokens(self, owner: str, kind: TokenKind) -> list[ApiToken]:
+        rows = self._read(
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? ORDER BY name",
+            (owner, kind.value),
+        )
+        return [_token(row) for row in rows]
+
+    async def replace_token(self, old_name: str, token: ApiToken) -> bool:
+        try:
+            with self._write() as db:
+                cursor = db.execute(
+                    "UPDATE api_tokens SET name = ?, expires_at = ?, acls = ?, whitelist_ips = ? "
+                    "WHERE owner = ? AND kind = ? AND name = ?",
+                    (
+                        token.name,
+                        token.expires_at,
+                        _json_or_null(token.acls),
+                        _json_or_null(token.whitelist_ips),
+                        token.owner,
+                        token.kind.value,
+                        old_name,
+                    ),
+                )
+                return cursor.rowcount > 0
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
+
+    async def delete_token(self, owner: str, kind: TokenKind, name: str) -> bool:
+        return self._change(
+            "DELETE FROM api_tokens WHERE owner = ? AND kind = ? AND name = ?",
+            (owner, kind.value, name),
+        )
+
+    async def get_access_hash_digest(self, user: str) -> str | None:
+        rows = self._read("SELECT digest FROM access_hashes WHERE user = ?", (user,))
+        return str(rows[0][0]) if rows else None
+
+    async def set_access_hash_digest(self, user: str, hash_digest: str, created_at: int) -> None:
+        try:
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO access_hashes (user, digest, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (user) DO UPDATE SET digest = excluded.digest, "
+                    "created_at = excluded.created_at",
+                    (user, hash_digest, created_at),
+                )
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
