@@ -9,9 +9,12 @@ from pathlib import Path
 
 import click
 
+from panelauth.api.answers import Answer
 from panelauth.cli.local import render, run_uapi, run_whmapi1
+from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
 from panelauth.clock import SystemClock
 from panelauth.core.settings import ConfigError
+from panelauth.core.tokens import TokenKind
 from panelauth.errors import PanelauthError
 from panelauth.protocol.params import Params
 from panelauth.server.datadir import DataDir, default_data_dir, initialise
@@ -125,6 +128,100 @@ def uapi(
     answer, wrapped = asyncio.run(run_uapi(data_dir, user, module, function, _params(arguments)))
     click.echo(render(wrapped, output))
     sys.exit(0 if answer.succeeded else 1)
+
+
+KINDS = click.Choice(["whm", "cpanel"])
+
+
+@cli.group()
+def token() -> None:
+    """Create, list and revoke API tokens (tables; see whmapi1/uapi for the raw functions)."""
+
+
+def _token_answer(data_dir: DataDir, user: str, kind: str, action: str, params: Params) -> Answer:
+    try:
+        answer = asyncio.run(token_call(data_dir, user, TokenKind(kind), action, params))
+    except PanelauthError as error:
+        raise click.ClickException(error.message) from None
+    if not answer.succeeded:
+        document = answer.document
+        reason = (document.get("metadata") or {}).get("reason") or "; ".join(
+            document.get("errors") or ["failed"]
+        )
+        raise click.ClickException(reason)
+    return answer
+
+
+@token.command("create")
+@click.option("--user", default="root", show_default=True)
+@click.option("--kind", type=KINDS, default="whm", show_default=True)
+@click.option("--acl", "acls", multiple=True, help="WHM ACL (repeat); default: full access.")
+@click.option("--expires-at", type=int, default=0, help="Unix time; 0 never expires.")
+@click.option("--whitelist-ip", "ips", multiple=True, help="IP or CIDR (repeat).")
+@click.argument("name")
+@click.pass_obj
+def token_create(
+    data_dir: DataDir,
+    user: str,
+    kind: str,
+    acls: tuple[str, ...],
+    expires_at: int,
+    ips: tuple[str, ...],
+    name: str,
+) -> None:
+    """Create a token and print it (it is shown only this once)."""
+    pairs = [("token_name" if kind == "whm" else "name", name)]
+    pairs += [(f"acl-{i}", acl) for i, acl in enumerate(acls)]
+    pairs += [(f"whitelist_ip-{i}", ip) for i, ip in enumerate(ips)]
+    if expires_at:
+        pairs.append(("expires_at", str(expires_at)))
+    answer = _token_answer(data_dir, user, kind, "create", Params(pairs))
+    data = answer.document["data"]
+    click.echo(f"Token “{name}” for {user} ({kind}); it will not be shown again:")
+    click.echo(data["token"])
+
+
+@token.command("list")
+@click.option("--user", default="root", show_default=True)
+@click.option("--kind", type=KINDS, default="whm", show_default=True)
+@click.pass_obj
+def token_list(data_dir: DataDir, user: str, kind: str) -> None:
+    """List a user's tokens."""
+    answer = _token_answer(data_dir, user, kind, "list", Params())
+    rows = token_rows(TokenKind(kind), answer.document["data"])
+    click.echo(table(["NAME", "CREATED", "EXPIRES", "RIGHTS", "IPS"], rows))
+
+
+@token.command("revoke")
+@click.option("--user", default="root", show_default=True)
+@click.option("--kind", type=KINDS, default="whm", show_default=True)
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def token_revoke(data_dir: DataDir, user: str, kind: str, names: tuple[str, ...]) -> None:
+    """Revoke tokens by name."""
+    for name in names:
+        key = "token_name" if kind == "whm" else "name"
+        answer = _token_answer(data_dir, user, kind, "revoke", Params([(key, name)]))
+        if kind == "cpanel" and answer.document["data"] != 1:
+            raise click.ClickException(f"No token named “{name}”.")
+        click.echo(f"Revoked “{name}”.")
+
+
+@cli.group()
+def accesshash() -> None:
+    """WHM access hashes."""
+
+
+@accesshash.command("convert")
+@click.argument("user", default="root")
+@click.pass_obj
+def accesshash_convert(data_dir: DataDir, user: str) -> None:
+    """Turn USER's access hash into a WHM API token (like convert_accesshash_to_token)."""
+    try:
+        name = asyncio.run(convert_access_hash(data_dir, user))
+    except PanelauthError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Converted {user}'s access hash into the API token “{name}”.")
 
 
 def main() -> None:

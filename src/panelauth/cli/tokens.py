@@ -1,0 +1,136 @@
+"""Friendly token commands (`panelauth token ...`, `panelauth accesshash convert`).
+
+They run the same API functions as `whmapi1`/`uapi`, as the named user, and print tables.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from panelauth.api.answers import Answer
+from panelauth.api.registry import Api
+from panelauth.clock import SystemClock
+from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind, root_identity
+from panelauth.core.tokens import ApiToken, TokenKind
+from panelauth.errors import AlreadyExists, InvalidArgument, NotFound
+from panelauth.protocol.params import Params
+from panelauth.protocol.services import Service
+from panelauth.server.datadir import DataDir
+from panelauth.server.state import ServerState, build_state
+
+LOCAL_ADDRESS = "127.0.0.1"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _when(timestamp: Any) -> str:
+    if not timestamp:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(timestamp)))
+
+
+async def _account(state: ServerState, user: str) -> Account:
+    account = await state.runtime.store.get_account(user)
+    if account is None:
+        raise NotFound(f"The user “{user}” does not exist.")
+    return account
+
+
+def _whm_identity(account: Account) -> Identity:
+    if account.is_root:
+        return root_identity(CredentialKind.LOCAL)
+    if not account.is_reseller:
+        raise InvalidArgument(f"“{account.user}” is not root or a reseller: use --kind cpanel.")
+    return Identity(
+        account.user, IdentityKind.RESELLER, CredentialKind.LOCAL, account.user, account.acls
+    )
+
+
+async def token_call(
+    data_dir: DataDir, user: str, kind: TokenKind, action: str, params: Params
+) -> Answer:
+    """Run `action` (create, list, revoke) for `user`'s tokens of `kind`."""
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        account = await _account(state, user)
+        if kind is TokenKind.WHM:
+            function = {
+                "create": "api_token_create",
+                "list": "api_token_list",
+                "revoke": "api_token_revoke",
+            }[action]
+            return await state.dispatcher.whm1(
+                _whm_identity(account), function, params, client_address=LOCAL_ADDRESS
+            )
+        function = {"create": "create_full_access", "list": "list", "revoke": "revoke"}[action]
+        identity = Identity(user, IdentityKind.CPANEL, CredentialKind.LOCAL, user)
+        return await state.dispatcher.cpanel(
+            Api.UAPI,
+            identity,
+            Service.CPANEL,
+            "Tokens",
+            function,
+            params,
+            client_address=LOCAL_ADDRESS,
+        )
+    finally:
+        state.close()
+
+
+def token_rows(kind: TokenKind, data: Any) -> list[list[str]]:
+    entries = list(data["tokens"].values()) if kind is TokenKind.WHM else list(data)
+    rows = []
+    for entry in entries:
+        if kind is TokenKind.WHM:
+            acls = entry["acls"]
+            rights = "all" if acls.get("all") else ",".join(a for a, on in acls.items() if on)
+            ips = ",".join(entry["whitelist_ips"] or []) or "any"
+        else:
+            rights, ips = "full access", "any"
+        rows.append(
+            [
+                entry["name"],
+                _when(entry["create_time"]),
+                _when(entry.get("expires_at")),
+                rights or "-",
+                ips,
+            ]
+        )
+    return rows
+
+
+async def convert_access_hash(data_dir: DataDir, user: str) -> str:
+    """Import the access hash's digest as a WHM token `accesshash-<epoch>` (w§12, KB-CONV)."""
+    if user != "root":
+        raise InvalidArgument("Only root has an access hash.")
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        store = state.runtime.store
+        hash_digest = await store.get_access_hash_digest(user)
+        if hash_digest is None:
+            raise NotFound(f"{user} has no access hash.")
+        now = int(state.runtime.clock.now())
+        base = f"accesshash-{now}"
+        for suffix in range(100):
+            name = base if suffix == 0 else f"{base}-{suffix}"
+            try:
+                await store.insert_token(ApiToken(user, TokenKind.WHM, name, hash_digest, now))
+            except AlreadyExists:
+                if await store.find_token(user, TokenKind.WHM, hash_digest) is not None:
+                    raise AlreadyExists("This access hash was converted already.") from None
+                continue
+            state.runtime.accounting.record("ACCESSHASH_CONVERT", "root", user, "whm", name)
+            return name
+        raise AlreadyExists("No free token name.")
+    finally:
+        state.close()
