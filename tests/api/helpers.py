@@ -23,7 +23,7 @@ def mail_identity(address: str, account: str) -> Identity:
     return Identity(address, IdentityKind.MAIL, CredentialKind.PASSWORD, account)
 
 
-async def whm(dispatcher: Dispatcher, identity: Identity, name: str, **args: Any) -> Answer:
+async def whm(dispatcher: Dispatcher, identity: Identity, name: str, /, **args: Any) -> Answer:
     pairs = [(key.replace("__", "-"), str(value)) for key, value in args.items()]
     return await dispatcher.whm1(identity, name, Params(pairs), client_address="192.0.2.1")
 
@@ -33,6 +33,7 @@ async def uapi(
     identity: Identity,
     module: str,
     name: str,
+    /,
     *,
     service: Service = Service.CPANEL,
     acting_user: str | None = None,

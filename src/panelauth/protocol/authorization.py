@@ -96,14 +96,14 @@ def _parse_basic(encoded: str) -> BasicCredentials:
 
 
 def _parse_header_secret(scheme: Scheme, rest: str) -> HeaderSecretCredentials:
-    if has_control_characters(rest.replace("\r", "").replace("\n", "")):
-        raise MalformedCredentials("control character in credentials")
     user, colon, secret = rest.partition(":")
     if not colon:
         raise MalformedCredentials("credentials without a colon")
     _check_user(user)
     # w§2.2: all whitespace, CR and LF inside the sent value are removed before comparison
     secret = _WHITESPACE.sub("", secret)
+    if has_control_characters(secret):
+        raise MalformedCredentials("control character in credentials", claimed_user=user)
     if not secret:
         raise MalformedCredentials("empty secret", claimed_user=user)
     return HeaderSecretCredentials(scheme, user, Secret(secret))
