@@ -21,8 +21,14 @@ def data_dir(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "panelauth.yaml").write_text(CHEAP_CONFIG)
     run(directory, "init")
-    run(directory, "whmapi1", "createacct", "username=bob", "domain=bob.example",
-        "password=bob-Pw-1234")
+    run(
+        directory,
+        "whmapi1",
+        "createacct",
+        "username=bob",
+        "domain=bob.example",
+        "password=bob-Pw-1234",
+    )
     return directory
 
 
