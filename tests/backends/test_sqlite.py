@@ -199,12 +199,31 @@ async def test_a_closed_store_raises_instead_of_answering_not_found(
 ) -> None:
     closed = SqliteStore(tmp_path / "closed.db", clock=clock)
     closed.close()
+    reads: list[Callable[[], Awaitable[object]]] = [
+        lambda: closed.get_account("bob"),
+        closed.list_accounts,
+        lambda: closed.get_mailbox("info@bob.example"),
+        lambda: closed.list_mailboxes("bob"),
+        lambda: closed.domain_owner("bob.example"),
+        lambda: closed.get_feature_list("default"),
+        closed.list_feature_lists,
+    ]
+    for read in reads:
+        with pytest.raises(StoreUnavailable):
+            await read()
+
+
+@pytest.mark.parametrize(("name", "write"), WRITES, ids=[name for name, _ in WRITES])
+async def test_writes_to_a_closed_store_raise_store_unavailable(
+    tmp_path: Path,
+    clock: FrozenClock,
+    name: str,
+    write: Callable[[SqliteStore], Awaitable[object]],
+) -> None:
+    closed = SqliteStore(tmp_path / "closed.db", clock=clock)
+    closed.close()
     with pytest.raises(StoreUnavailable):
-        await closed.get_account("bob")
-    with pytest.raises(StoreUnavailable):
-        await closed.get_feature_list("default")
-    with pytest.raises(StoreUnavailable):
-        await closed.set_suspended("bob", True, "x")
+        await write(closed)
 
 
 # -- open_store ---------------------------------------------------------------------------------

@@ -165,11 +165,6 @@ def test_rejects_an_argon2_value_that_is_not_a_mapping(value: Any) -> None:
         settings_from_mapping({"argon2": value})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: settings.py:84 argon2 branch passes values to Argon2Parameters unchecked, so "
-    "wrong types are accepted though the docstring says they are errors",
-)
 @pytest.mark.parametrize(
     "value", [{"time_cost": "2"}, {"memory_cost_kib": 1.5}, {"parallelism": True}]
 )

@@ -226,7 +226,16 @@ def test_header_secret_scheme_is_case_insensitive(scheme: str, expected: Scheme)
 
 @pytest.mark.parametrize(
     "sent",
-    ["abc def", "abc\r\ndef", "abc\ndef", "\r\nabc\r\n def\r\n", "a b c d e f", "abc\u00a0def"],
+    [
+        "abc def",
+        "abc\r\ndef",
+        "abc\ndef",
+        "abc\tdef",
+        "\r\nabc\r\n def\r\n",
+        "a b c d e f",
+        "abc\u00a0def",
+        "abc\x0b\x0cdef",
+    ],
 )
 def test_removes_all_whitespace_from_whm_secret(sent: str) -> None:
     assert parse_secret(f"WHM root:{sent}").secret.reveal() == "abcdef"
@@ -247,7 +256,8 @@ def test_rejects_empty_header_secret_naming_the_claimed_user(secret: str) -> Non
 
 @pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f", "\x08"])
 def test_rejects_control_characters_in_header_secret(control: str) -> None:
-    assert rejection(f"cpanel bob:TOK{control}EN").reason == "control character in credentials"
+    error = rejection(f"cpanel bob:TOK{control}EN")
+    assert (error.reason, error.claimed_user) == ("control character in credentials", "bob")
 
 
 @pytest.mark.parametrize("user", ["b\nob", "b\rob"])

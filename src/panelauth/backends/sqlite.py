@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
+from panelauth.backends.sqlite_sessions import SessionTables
 from panelauth.backends.sqlite_tokens import TokenTables
 from panelauth.core.models import Account, Mailbox
 from panelauth.errors import StoreUnavailable
@@ -51,7 +52,7 @@ def _mailbox(row: sqlite3.Row) -> Mailbox:
     )
 
 
-class SqliteStore(TokenTables):
+class SqliteStore(TokenTables, SessionTables):
     """Every store contract on one SQLite database (see sqlite_base for the plumbing)."""
 
     # -- accounts ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from panelauth.clock import Clock
-from panelauth.errors import AlreadyExists, StoreUnavailable
+from panelauth.errors import AlreadyExists, NotFound, StoreUnavailable
 
 BUSY_TIMEOUT_MS = 2000
 
@@ -44,7 +44,9 @@ class SqliteBase:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA cache_size = -65536")
             self._migrate()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, StoreUnavailable) as error:
+            if hasattr(self, "_db"):
+                self._db.close()
             raise StoreUnavailable(f"cannot open the store: {error}") from error
 
     def close(self) -> None:
@@ -73,8 +75,10 @@ class SqliteBase:
             raise StoreUnavailable(str(error)) from error
         try:
             yield self._db
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
             self._db.execute("ROLLBACK")
+            if "FOREIGN KEY" in str(error):
+                raise NotFound("The record it belongs to does not exist.") from None
             raise AlreadyExists() from None
         except BaseException:
             if self._db.in_transaction:

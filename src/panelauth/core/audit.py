@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from panelauth.protocol.sessionlog import Origin
+
 
 class AccountingLog(Protocol):
     def record(self, action: str, *fields: str) -> None:
@@ -19,3 +21,24 @@ class MemoryAccountingLog:
 
     def record(self, action: str, *fields: str) -> None:
         self.events.append((action, *fields))
+
+
+class SessionLogSink(Protocol):
+    def new(self, session_id: str, origin: Origin) -> None:
+        """A session was created (w§14.1 NEW); the id never includes the secret."""
+        ...
+
+    def purge(self, session_id: str, reason: str, address: str | None) -> None:
+        """A session ended (w§14.1 PURGE); address None means the server itself."""
+        ...
+
+
+class MemorySessionLog:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, object]] = []
+
+    def new(self, session_id: str, origin: Origin) -> None:
+        self.events.append(("NEW", session_id, origin))
+
+    def purge(self, session_id: str, reason: str, address: str | None) -> None:
+        self.events.append(("PURGE", session_id, reason))

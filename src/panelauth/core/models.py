@@ -77,6 +77,8 @@ class Identity:
     credential: CredentialKind
     account: str | None = None  # the cPanel account behind a reseller, cPanel or mail identity
     acls: frozenset[str] = frozenset()
+    session_id: str | None = None  # set when a session cookie authenticated the request
+    possessor: str | None = None  # root or the reseller that entered this account (w§16.8)
 
     def has_acl(self, acl: str) -> bool:
         return "all" in self.acls or acl in self.acls

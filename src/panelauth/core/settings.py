@@ -78,17 +78,24 @@ def settings_from_mapping(raw: dict[str, Any]) -> Settings:
             except ValueError as error:
                 raise ConfigError(f"trusted_proxies: {error}") from None
         elif key == "argon2":
-            if not isinstance(value, dict):
-                raise ConfigError("argon2: expected a mapping")
-            try:
-                values[key] = Argon2Parameters(**value)
-            except TypeError as error:
-                raise ConfigError(f"argon2: {error}") from None
+            values[key] = _argon2(value)
         else:
             raise ConfigError(f"unknown setting: {key}")
     if values.get("max_body_bytes", 1) <= 0:
         raise ConfigError("max_body_bytes: must be positive")
     return replace(Settings(), **values)
+
+
+def _argon2(value: Any) -> Argon2Parameters:
+    if not isinstance(value, dict):
+        raise ConfigError("argon2: expected a mapping")
+    known = {"time_cost", "memory_cost_kib", "parallelism"}
+    for name, number in value.items():
+        if name not in known:
+            raise ConfigError(f"argon2: unknown key {name}")
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            raise ConfigError(f"argon2.{name}: expected a positive integer")
+    return Argon2Parameters(**value)
 
 
 def _strings(key: str, value: Any) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from panelauth.core.models import Account, Mailbox
+from panelauth.core.sessions import Session
 from panelauth.core.tokens import ApiToken, TokenKind
 
 
@@ -103,7 +104,35 @@ class TokenStore(Protocol):
         ...
 
 
-class Store(AccountStore, MailboxStore, FeatureListStore, TokenStore, Protocol):
+class SessionStore(Protocol):
+    async def insert_session(self, session: Session) -> None: ...
+
+    async def get_session(self, session_id: str) -> Session | None: ...
+
+    async def touch_session(self, session_id: str, last_seen: float) -> None:
+        """Move last_seen forward (never back)."""
+        ...
+
+    async def activate_session(self, session_id: str, bound_address: str, now: float) -> bool:
+        """Atomically turn an `unused` session `active`; False if it was not unused (SS-2)."""
+        ...
+
+    async def count_wrong_token(self, session_id: str) -> int:
+        """Add one wrong security token and return the new count (the only error-path write)."""
+        ...
+
+    async def delete_session(self, session_id: str) -> bool: ...
+
+    async def sessions_of(self, user: str) -> list[Session]:
+        """Sessions of the identity `user` and of every identity of the account `user`."""
+        ...
+
+    async def expired_session_ids(self, before: float, limit: int) -> list[str]:
+        """Ids of sessions past their absolute expiry (for the sweep)."""
+        ...
+
+
+class Store(AccountStore, MailboxStore, FeatureListStore, TokenStore, SessionStore, Protocol):
     """Every contract; what a backend implements."""
 
     def close(self) -> None: ...

@@ -6,9 +6,10 @@ import re
 
 from panelauth.errors import InvalidArgument
 
+# Patterns are used with fullmatch: `$` would also accept a trailing newline.
 # cPanel's account-name rules: lowercase letters and digits, starting with a letter, at most
 # 16 characters, not a reserved system name, not starting with "test".
-_USERNAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_USERNAME = re.compile(r"[a-z][a-z0-9]{0,15}")
 RESERVED_USERNAMES = frozenset(
     [
         "root",
@@ -56,14 +57,14 @@ RESERVED_USERNAMES = frozenset(
         "tmp",
     ]
 )
-_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_LOCAL_PART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_FEATURE_LIST = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_PLAN = re.compile(r"^[A-Za-z0-9_. -]{1,64}$")
+_DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_FEATURE_LIST = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_PLAN = re.compile(r"[A-Za-z0-9_. -]{1,64}")
 
 
 def validate_username(user: str) -> str:
-    if not _USERNAME.match(user):
+    if not _USERNAME.fullmatch(user):
         raise InvalidArgument(
             "The username must be 1 to 16 lowercase letters and digits and start with a letter."
         )
@@ -79,7 +80,7 @@ def normalize_domain(domain: str) -> str:
     if (
         len(candidate) > 253
         or len(labels) < 2
-        or not all(_DOMAIN_LABEL.match(label) for label in labels)
+        or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
         or labels[-1].isdigit()
     ):
         raise InvalidArgument("The domain must be a valid domain name, like example.com.")
@@ -89,26 +90,26 @@ def normalize_domain(domain: str) -> str:
 def normalize_email_address(address: str) -> str:
     """`local@domain`, lowercased and checked; InvalidArgument otherwise."""
     local, at, domain = address.lower().rpartition("@")
-    if not at or not local or len(local) > 64 or not _LOCAL_PART.match(local):
+    if not at or not local or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         raise InvalidArgument("The email address must look like user@example.com.")
     return f"{local}@{normalize_domain(domain)}"
 
 
 def validate_local_part(local: str) -> str:
     local = local.lower()
-    if not local or len(local) > 64 or not _LOCAL_PART.match(local):
+    if not local or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
         raise InvalidArgument("The email account name contains invalid characters.")
     return local
 
 
 def validate_feature_list_name(name: str) -> str:
-    if not _FEATURE_LIST.match(name):
+    if not _FEATURE_LIST.fullmatch(name):
         raise InvalidArgument("A feature list name is 1 to 64 letters, digits, “_”, “.” or “-”.")
     return name
 
 
 def validate_plan_name(name: str) -> str:
-    if not _PLAN.match(name):
+    if not _PLAN.fullmatch(name):
         raise InvalidArgument("A package name is 1 to 64 letters, digits, spaces, “_”, “.”, “-”.")
     return name
 

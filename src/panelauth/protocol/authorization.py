@@ -95,6 +95,16 @@ def _parse_basic(encoded: str) -> BasicCredentials:
     return BasicCredentials(user, Secret(password))
 
 
+def form_credentials(user: str, password: str) -> BasicCredentials:
+    """Credentials from a login form, held to the same rules as a Basic header (CV-4)."""
+    _check_user(user)
+    if has_control_characters(password):
+        raise MalformedCredentials("control character in password", claimed_user=user)
+    if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
+        raise MalformedCredentials("password too long", claimed_user=user)
+    return BasicCredentials(user, Secret(password))
+
+
 def _parse_header_secret(scheme: Scheme, rest: str) -> HeaderSecretCredentials:
     user, colon, secret = rest.partition(":")
     if not colon:

@@ -18,8 +18,12 @@ MAX_REQUEST_LINE_LOGGED = 2048
 
 def escape(value: str, *, quoted: bool = False) -> str:
     """Escape a value for a log line (w§14.4)."""
+    try:  # bytes smuggled in by surrogateescape come back as themselves
+        raw = value.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # any other lone surrogate: its UTF-8 form, escaped
+        raw = value.encode("utf-8", errors="surrogatepass")
     out = []
-    for byte in value.encode("utf-8", errors="surrogateescape"):
+    for byte in raw:
         if byte < 0x20 or byte >= 0x7F or (quoted and byte in (0x22, 0x5C)):
             out.append(f"\\x{byte:02x}")
         else:
@@ -40,6 +44,11 @@ def redact_target(target: str) -> str:
         shown = "***" if key.lower() in REDACTED_PARAMETERS else value
         parts.append(f"{quote(key, safe='')}={quote(shown, safe='*')}")
     return f"{path}?{'&'.join(parts)}"
+
+
+def _user_field(user: str) -> str:
+    """An unquoted user field: escaped, and a space escaped too so the line still parses."""
+    return escape(user).replace(" ", "\\x20") if user else "-"
 
 
 def request_line(method: str, target: str, version: str) -> str:
@@ -68,7 +77,7 @@ def access_line(
 ) -> str:
     """`ADDR - USER [TIME] "REQUEST" STATUS SIZE "-" "UA" "-" "-" PORT` (w§14.3)."""
     return (
-        f"{escape(address)} - {escape(user) if user else '-'} [{_access_time(at)}] "
+        f"{escape(address)} - {_user_field(user or '')} [{_access_time(at)}] "
         f'"{escape(request, quoted=True)}" {status} {size} "-" '
         f'"{escape(user_agent, quoted=True) if user_agent else "-"}" "-" "-" {port}'
     )
@@ -77,9 +86,9 @@ def access_line(
 def login_success_line(
     *, at: float, address: str, user: str, service: str, possessor: str | None = None
 ) -> str:
-    who = escape(user)
+    who = _user_field(user)
     if possessor:
-        who += f" (possessor: {escape(possessor)})"
+        who += f" (possessor: {_user_field(possessor)})"
     return f"[{_cpsrvd_time(at)}] info [cpsrvd] {escape(address)} - {who} - SUCCESS LOGIN {service}"
 
 
@@ -88,7 +97,7 @@ def login_failure_line(
 ) -> str:
     return (
         f"[{_cpsrvd_time(at)}] info [cpsrvd] {escape(address)} - "
-        f'{escape(claimed_user) if claimed_user else "-"} "{escape(request, quoted=True)}" '
+        f'{_user_field(claimed_user)} "{escape(request, quoted=True)}" '
         f"FAILED LOGIN {service}: {escape(reason)}"
     )
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from panelauth.errors import BadRequest, InvalidArgument
 
-_LIST_KEY = re.compile(r"^(?P<base>.+)-(?P<index>\d{1,6})$")
+_LIST_KEY = re.compile(r"(?P<base>.+)-(?P<index>[0-9]{1,6})")
 MAX_PARAMETERS = 1000
 
 
@@ -83,7 +83,7 @@ class Params(Mapping[str, str]):
         bare = [value for k, value in self._pairs if k == key]
         indexed: list[tuple[int, str]] = []
         for k, value in self._pairs:
-            match = _LIST_KEY.match(k)
+            match = _LIST_KEY.fullmatch(k)
             if match and match.group("base") == key:
                 indexed.append((int(match.group("index")), value))
         indexed.sort(key=lambda item: item[0])

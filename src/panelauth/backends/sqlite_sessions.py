@@ -1,0 +1,120 @@
+"""SQLite table of browser sessions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from panelauth.backends.sqlite_base import SqliteBase
+from panelauth.core.sessions import Session, SessionKind, SessionState
+from panelauth.errors import StoreUnavailable
+from panelauth.protocol.services import Service
+
+_COLUMNS = (
+    "session_id, secret_hash, user, account, service, kind, state, security_token, creator, "
+    "possessor, method, bound_address, created_at, last_seen, expires_at, wrong_tokens, "
+    "credential_version, user_agent"
+)
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        session_id=row[0],
+        secret_hash=row[1],
+        user=row[2],
+        account=row[3],
+        service=Service(row[4]),
+        kind=SessionKind(row[5]),
+        state=SessionState(row[6]),
+        security_token=row[7],
+        creator=row[8],
+        possessor=row[9],
+        method=row[10],
+        bound_address=row[11],
+        created_at=row[12],
+        last_seen=row[13],
+        expires_at=row[14],
+        wrong_tokens=row[15],
+        credential_version=row[16],
+        user_agent=row[17],
+    )
+
+
+class SessionTables(SqliteBase):
+    async def insert_session(self, session: Session) -> None:
+        try:
+            with self._write() as db:
+                db.execute(
+                    f"INSERT INTO sessions ({_COLUMNS}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        session.session_id,
+                        session.secret_hash,
+                        session.user,
+                        session.account,
+                        session.service.value,
+                        session.kind.value,
+                        session.state.value,
+                        session.security_token,
+                        session.creator,
+                        session.possessor,
+                        session.method,
+                        session.bound_address,
+                        session.created_at,
+                        session.last_seen,
+                        session.expires_at,
+                        session.wrong_tokens,
+                        session.credential_version,
+                        session.user_agent,
+                    ),
+                )
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
+
+    async def get_session(self, session_id: str) -> Session | None:
+        rows = self._read(f"SELECT {_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+        return _session(rows[0]) if rows else None
+
+    async def touch_session(self, session_id: str, last_seen: float) -> None:
+        self._change(
+            "UPDATE sessions SET last_seen = ? WHERE session_id = ? AND last_seen < ?",
+            (last_seen, session_id, last_seen),
+        )
+
+    async def activate_session(self, session_id: str, bound_address: str, now: float) -> bool:
+        """`unused` -> `active`, bound to the first user's address; True only for that one."""
+        return self._change(
+            "UPDATE sessions SET state = 'active', bound_address = ?, last_seen = ? "
+            "WHERE session_id = ? AND state = 'unused'",
+            (bound_address, now, session_id),
+        )
+
+    async def count_wrong_token(self, session_id: str) -> int:
+        try:
+            with self._write() as db:
+                db.execute(
+                    "UPDATE sessions SET wrong_tokens = wrong_tokens + 1 WHERE session_id = ?",
+                    (session_id,),
+                )
+                row = db.execute(
+                    "SELECT wrong_tokens FROM sessions WHERE session_id = ?", (session_id,)
+                ).fetchone()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
+        return int(row[0]) if row else 0
+
+    async def delete_session(self, session_id: str) -> bool:
+        return self._change("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+
+    async def sessions_of(self, user: str) -> list[Session]:
+        """Sessions whose identity is `user` or that belong to the account `user`."""
+        rows = self._read(
+            f"SELECT {_COLUMNS} FROM sessions WHERE user = ? OR account = ? ORDER BY created_at",
+            (user, user),
+        )
+        return [_session(row) for row in rows]
+
+    async def expired_session_ids(self, before: float, limit: int) -> list[str]:
+        rows = self._read(
+            "SELECT session_id FROM sessions WHERE expires_at <= ? LIMIT ?", (before, limit)
+        )
+        return [str(row[0]) for row in rows]

@@ -1,0 +1,249 @@
+"""Creating, resolving and ending browser sessions, and the session log that records it.
+
+Resolution is a checklist (py_webauthn style); its only write on an error path is the
+wrong-token counter (CV-6, CS-3), and it never reads anything from the request but the cookie,
+the `/cpsess` segment and the client address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from panelauth.clock import Clock
+from panelauth.core.audit import SessionLogSink
+from panelauth.core.models import ROOT, CredentialKind, Identity, IdentityKind
+from panelauth.core.sessions import (
+    Session,
+    SessionKind,
+    SessionPolicy,
+    SessionState,
+    address_matches,
+    new_secrets,
+    secret_matches,
+    token_matches,
+)
+from panelauth.core.stores import AccountStore, SessionStore
+from panelauth.protocol.cookies import encode_cookie_value, parse_cookie_value
+from panelauth.protocol.services import Service
+from panelauth.protocol.sessionlog import Origin
+
+
+class SessionRefused(Exception):
+    """The cookie does not authenticate; `code` is the login page's msg_code (w§3.4)."""
+
+    def __init__(self, code: str, *, token_denied: bool = False, pending: Session | None = None):
+        super().__init__(code)
+        self.code = code
+        self.token_denied = token_denied  # answer with the Token Denied page (w§6)
+        self.pending = pending  # a pending-2FA session: only the code form (w§9)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    session: Session
+    cookie_value: str  # "<id>,<secret>" URL-encoded: a credential, never logged
+
+
+class SessionStoreAll(AccountStore, SessionStore):
+    pass
+
+
+class SessionManager:
+    def __init__(
+        self, store: SessionStoreAll, clock: Clock, policy: SessionPolicy, log: SessionLogSink
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.policy = policy
+        self._log = log
+
+    async def create(
+        self,
+        *,
+        user: str,
+        account: str | None,
+        service: Service,
+        kind: SessionKind,
+        state: SessionState,
+        creator: str,
+        method: str,
+        path: str,
+        address: str,
+        bind: bool,
+        possessor: str | None = None,
+        tag: str | None = None,
+        user_agent: str = "",
+    ) -> Created:
+        now = self._clock.now()
+        fresh = new_secrets(user, tag)
+        session = Session(
+            session_id=fresh.session_id,
+            secret_hash=fresh.secret_hash,
+            user=user,
+            account=account,
+            service=service,
+            kind=kind,
+            state=state,
+            security_token=fresh.security_token,
+            creator=creator,
+            possessor=possessor,
+            method=method,
+            bound_address=address if bind else None,
+            created_at=now,
+            last_seen=now,
+            expires_at=now + self.policy.absolute,
+            user_agent=user_agent[:512],
+        )
+        await self._store.insert_session(session)
+        self._log.new(
+            session.session_id,
+            Origin(address, service.value, creator, method, path, possessed=creator != user),
+        )
+        return Created(session, encode_cookie_value(fresh.session_id, fresh.secret))
+
+    async def purge(self, session_id: str, reason: str, address: str | None = None) -> bool:
+        deleted = await self._store.delete_session(session_id)
+        if deleted:
+            self._log.purge(session_id, reason, address)
+        return deleted
+
+    async def purge_user(self, user: str, reason: str, *, keep: str | None = None) -> int:
+        """End every session of `user` (and of its account's identities) but `keep`."""
+        count = 0
+        for session in await self._store.sessions_of(user):
+            if session.session_id != keep and await self.purge(session.session_id, reason):
+                count += 1
+        return count
+
+    async def live(self, cookie_values: list[str], service: Service) -> list[tuple[Session, str]]:
+        """Sessions of this service whose secret matches one of the cookie values."""
+        found = []
+        for raw in cookie_values[:8]:
+            credential = parse_cookie_value(raw)
+            if credential is None:
+                continue  # CV-5: no secret, no lookup
+            session = await self._store.get_session(credential.session_id)
+            # SE-3: a session is bound to its service, whatever cookie name carried it
+            if (
+                session
+                and session.service is service
+                and secret_matches(session, credential.secret)
+            ):
+                found.append((session, credential.secret))
+        return found
+
+    async def resolve(
+        self, cookie_values: list[str], service: Service, supplied_token: str | None, address: str
+    ) -> Session:
+        """The session this request may act with, or SessionRefused (w§4, §6, §8)."""
+        now = self._clock.now()
+        candidates = [session for session, _ in await self.live(cookie_values, service)]
+        # 1. a cookie names a live session of this service
+        if not candidates:
+            raise SessionRefused("invalid_session")
+        # 2. several cookies: exactly one live session whose token matches (w§4)
+        if len(candidates) > 1:
+            matching = [s for s in candidates if token_matches(s, supplied_token)]
+            if len(matching) != 1:
+                raise SessionRefused("token_incorrect", token_denied=True)
+            candidates = matching
+        session = candidates[0]
+        # 3. not expired (idle, absolute, pending, unused); an expired one is purged
+        if session.expired(now, self.policy):
+            await self.purge(session.session_id, "expired", address)
+            raise SessionRefused("expired_session")
+        # 4. a hand-off is used only through its URL (w§10.3)
+        if session.state is SessionState.UNUSED:
+            raise SessionRefused("invalid_session")
+        # 5. the bound client address (w§8.2): refused, not purged, not counted
+        if not address_matches(session.bound_address, address, self.policy.ip_validation):
+            raise SessionRefused("changed_ip")
+        # 6. the security token: missing is not counted, wrong is, three wrong purge (w§6)
+        if supplied_token is None:
+            raise SessionRefused("token_missing", token_denied=True)
+        if not token_matches(session, supplied_token):
+            if (
+                await self._store.count_wrong_token(session.session_id)
+                >= self.policy.max_wrong_tokens
+            ):
+                await self.purge(session.session_id, "token_denied", address)
+            raise SessionRefused("token_incorrect", token_denied=True)
+        # 7. a pending-2FA session may only submit its code or log out (w§9)
+        if session.state is SessionState.PENDING_2FA:
+            raise SessionRefused("pending_2fa", pending=session)
+        # 8. keep it alive without a write on every request
+        if now - session.last_seen >= self.policy.touch_interval:
+            await self._store.touch_session(session.session_id, now)
+            session = replace(session, last_seen=now)
+        return session
+
+    async def identity(self, session: Session) -> Identity:
+        """The identity a session acts as, with the account's current rights (AZ-3)."""
+        account = await self._store.get_account(session.account or session.user)
+        if account is None or account.suspended:
+            raise SessionRefused("invalid_session")
+        sid, possessor = session.session_id, session.possessor
+        if session.service is Service.WHM:
+            if account.user == ROOT:
+                return Identity(
+                    ROOT,
+                    IdentityKind.ROOT,
+                    CredentialKind.SESSION,
+                    None,
+                    frozenset({"all"}),
+                    session_id=sid,
+                    possessor=possessor,
+                )
+            if not account.is_reseller:
+                raise SessionRefused("invalid_session")
+            return Identity(
+                account.user,
+                IdentityKind.RESELLER,
+                CredentialKind.SESSION,
+                account.user,
+                account.acls,
+                session_id=sid,
+                possessor=possessor,
+            )
+        if account.user == ROOT:
+            raise SessionRefused("invalid_session")
+        kind = IdentityKind.CPANEL if session.service is Service.CPANEL else IdentityKind.MAIL
+        return Identity(
+            session.user,
+            kind,
+            CredentialKind.SESSION,
+            account.user,
+            session_id=sid,
+            possessor=possessor,
+        )
+
+    async def consume_handoff(
+        self, cookie_value: str, service: Service, supplied_token: str | None, address: str
+    ) -> Session | None:
+        """Turn an unused SSO/transfer URL into a session, once (w§10.3, SS-2)."""
+        now = self._clock.now()
+        found = await self.live([cookie_value], service)
+        if not found:
+            return None
+        session = found[0][0]
+        if not token_matches(session, supplied_token):
+            return None
+        if session.expired(now, self.policy):
+            await self.purge(session.session_id, "expired", address)
+            return None
+        if session.state is not SessionState.UNUSED:
+            return None
+        if not await self._store.activate_session(session.session_id, address, now):
+            return None  # someone else consumed it first
+        return replace(session, state=SessionState.ACTIVE, bound_address=address, last_seen=now)
+
+    async def sweep(self, limit: int = 500) -> int:
+        """Purge sessions past their absolute expiry (the server's periodic cleanup)."""
+        ids = await self._store.expired_session_ids(self._clock.now(), limit)
+        for session_id in ids:
+            await self.purge(session_id, "expired")
+        return len(ids)
+
+
+def handoff_kind(service: Service) -> SessionKind:
+    return SessionKind.WEBMAIL_HANDOFF if service is Service.WEBMAIL else SessionKind.TRANSFER
