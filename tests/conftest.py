@@ -13,9 +13,11 @@ from panelauth.api.dispatch import Dispatcher
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.accounts import Accounts
-from panelauth.core.audit import MemoryAccountingLog
+from panelauth.core.audit import MemoryAccountingLog, MemorySessionLog
 from panelauth.core.models import Account
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
+from panelauth.core.session_manager import SessionManager
+from panelauth.core.sessions import SessionPolicy
 from panelauth.core.settings import Settings
 
 # Real argon2id, with parameters small enough for a test suite on two cores.
@@ -59,15 +61,24 @@ def accounting() -> MemoryAccountingLog:
 
 
 @pytest.fixture
+def session_log() -> MemorySessionLog:
+    return MemorySessionLog()
+
+
+@pytest.fixture
 def runtime(
     store: SqliteStore,
     pool: HashingPool,
     clock: FrozenClock,
     settings: Settings,
     accounting: MemoryAccountingLog,
+    session_log: MemorySessionLog,
     tmp_path: Path,
 ) -> Runtime:
-    return Runtime(store, pool, clock, settings, build_registry(), accounting, tmp_path / "home")
+    sessions = SessionManager(store, clock, SessionPolicy(), session_log)
+    return Runtime(
+        store, pool, clock, settings, build_registry(), accounting, tmp_path / "home", sessions
+    )
 
 
 @pytest.fixture

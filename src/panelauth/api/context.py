@@ -10,6 +10,7 @@ from panelauth.clock import Clock
 from panelauth.core.audit import AccountingLog
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
+from panelauth.core.session_manager import SessionManager
 from panelauth.core.settings import Settings
 from panelauth.core.stores import Store
 from panelauth.errors import PermissionDenied
@@ -27,6 +28,7 @@ class Runtime:
     functions: Registry
     accounting: AccountingLog
     home_root: Path  # users' home directories: <home_root>/<user>
+    sessions: SessionManager
 
 
 @dataclass(frozen=True)

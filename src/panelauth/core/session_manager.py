@@ -8,6 +8,7 @@ the `/cpsess` segment and the client address.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from panelauth.clock import Clock
 from panelauth.core.audit import SessionLogSink
@@ -44,7 +45,7 @@ class Created:
     cookie_value: str  # "<id>,<secret>" URL-encoded: a credential, never logged
 
 
-class SessionStoreAll(AccountStore, SessionStore):
+class SessionStoreAll(AccountStore, SessionStore, Protocol):
     pass
 
 

@@ -35,9 +35,18 @@ class Settings:
     access_hash_enabled: bool = True
     # where users' home directories (and root's .accesshash) live; default <data dir>/home
     home_root: str | None = None
+    # w§8: password sessions idle/absolute limits; cookie_ip_validation strict|loose|disabled
+    session_idle_seconds: float = 1800.0
+    session_absolute_seconds: float = 12 * 3600.0
+    cookie_ip_validation: str = "strict"
+    # w§14.1 (D9): "seed" (default) or "cpsrvd" for the current cPanel logger layout
+    session_log_layout: str = "seed"
 
     def is_server_name(self, host: str) -> bool:
+        """A name this server answers to; loopback names can only mean this machine."""
         host = host.lower()
+        if host in ("localhost", "127.0.0.1", "::1"):
+            return True
         return host == self.hostname.lower() or host in (n.lower() for n in self.server_names)
 
 
@@ -53,6 +62,14 @@ _SIMPLE_KEYS: dict[str, type] = {
     "shutdown_grace_seconds": float,
     "access_hash_enabled": bool,
     "home_root": str,
+    "session_idle_seconds": float,
+    "session_absolute_seconds": float,
+    "cookie_ip_validation": str,
+    "session_log_layout": str,
+}
+_CHOICES = {
+    "cookie_ip_validation": ("strict", "loose", "disabled"),
+    "session_log_layout": ("seed", "cpsrvd"),
 }
 
 
@@ -67,6 +84,8 @@ def settings_from_mapping(raw: dict[str, Any]) -> Settings:
                 value = float(value)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise ConfigError(f"{key}: expected {expected.__name__}")
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise ConfigError(f"{key}: one of {', '.join(_CHOICES[key])}")
             values[key] = value
         elif key == "server_names":
             values[key] = tuple(_strings(key, value))

@@ -51,3 +51,18 @@ def parse_path(raw_path: str) -> RequestPath:
     if output and _CPSESS_SEGMENT.match(output[0]):
         token = "/" + output.pop(0)
     return RequestPath(tuple(output), token)
+
+
+def safe_goto(uri: str | None) -> str | None:
+    """`goto_uri` if it is a same-origin relative path (w§3.3, RX-1), else None."""
+    if not uri or not uri.startswith("/") or uri.startswith("//") or len(uri) > 2048:
+        return None
+    try:
+        decoded = unquote_to_bytes(uri).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\\" in decoded or decoded.startswith("//") or "://" in decoded:
+        return None
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+        return None
+    return uri

@@ -17,13 +17,14 @@ from panelauth.api.answers import Answer, failure
 from panelauth.api.registry import Api
 from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import CredentialKind, Identity, IdentityKind
+from panelauth.core.session_manager import SessionRefused
 from panelauth.errors import (
     AuthenticationFailed,
     BadRequest,
     FunctionNotFound,
     InvalidArgument,
     PanelauthError,
-    PayloadTooLarge,
+    PermissionDenied,
     ServiceUnavailable,
     SslRequired,
 )
@@ -36,9 +37,11 @@ from panelauth.protocol.authorization import (
 )
 from panelauth.protocol.logformat import request_line
 from panelauth.protocol.params import Params
-from panelauth.protocol.paths import BadPath, parse_path
+from panelauth.protocol.paths import BadPath, RequestPath, parse_path
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import responses
+from panelauth.server.browser import Browser
+from panelauth.server.request_info import RequestInfo, public_host
 from panelauth.server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ class Gateway:
         self.listener = listener
         self.service = listener.service
         self.state = state
+        self.browser = Browser(listener, state)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         identity: Identity | None = None
@@ -97,13 +101,22 @@ class Gateway:
         except BadPath:
             return responses.text_response(400, "Bad Request"), None
         target = classify(path.segments)
+        address = self._client_address(request)
+        info = RequestInfo.of(request, self.listener, address, self.state.settings.max_body_bytes)
+        if path.segments[:1] == ("xml-api",):
+            return responses.text_response(404, "Not Found"), None  # w§1.6: XML is not served
         if target.route is Route.HTML:
-            return self._html(request, path.path, query), None
+            if not self.listener.tls:
+                return self._plain_html(request, path, query), None
+            try:
+                return await self.browser.handle(request, path, info)
+            except PanelauthError as error:
+                response = responses.text_response(error.status, error.reason)
+                return responses.with_retry_after(response, error), None
         if len(request.headers.getall("Authorization", ())) > 1:
             return self._api_error(
                 target, request, BadRequest("Only one Authorization header")
             ), None
-        address = self._client_address(request)
 
         # 1. plain-port rule: credentials are not even looked at (w§1.2)
         if not self.listener.tls:
@@ -119,17 +132,14 @@ class Gateway:
                 return self._api_error(target, request, SslRequired()), None
 
         # 2. authentication: one answer for every failure (w§2.0)
-        try:
-            identity = await self._authenticate(request, address)
-        except AuthenticationFailed as failed:
-            self._log_failure(request, address, failed)
-            return responses.access_denied(), None
-        except ServiceUnavailable as error:
-            return self._api_error(target, request, error), None
+        authenticated = await self._authenticate_api(request, path, info, target)
+        if isinstance(authenticated, web.StreamResponse):
+            return authenticated, None
+        identity = authenticated
 
         # 3-6. parameters, routing, authorisation, the function
         try:
-            params = await self._params(request, query)
+            params = await self._params(request, info)
             if not _token_may_call(identity, target, params):
                 return responses.cpanel_token_scope(target.route is Route.CPANEL_JSONAPI), identity
             answer = await self._dispatch(target, identity, params, address)
@@ -138,12 +148,47 @@ class Gateway:
         response = responses.json_response(answer.status, answer.document)
         return response, identity
 
+    def _plain_html(self, request: web.BaseRequest, path: RequestPath, query: str) -> web.Response:
+        """w§1.2: pages move to the TLS twin; a JSON login gets 403 SSL required."""
+        if path.segments[:1] == ("login",) and request.method == "POST" and "login_only" in query:
+            return responses.json_response(403, {"status": 0, "message": "SSL is required"})
+        # the host comes from configuration, never from an unchecked Host header (SS-8)
+        host = public_host(request, self.state.settings)
+        prefix = path.security_token or ""
+        location = f"https://{host}:{self.listener.twin_port}{prefix}{path.path}"
+        return responses.redirect(301, location + (f"?{query}" if query else ""))
+
     # -- authentication --------------------------------------------------------------------
 
-    async def _authenticate(self, request: web.BaseRequest, address: str) -> Identity:
+    async def _authenticate_api(
+        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo, target: Target
+    ) -> Identity | web.StreamResponse:
+        """Header or cookie authentication of an API request, or the answer refusing it."""
         header = request.headers.get("Authorization")
-        if header is None:
-            raise AuthenticationFailed("user name not provided or invalid user")
+        try:
+            if header is not None:
+                identity = await self._authenticate(request, info.address)
+                # CS-4: a browser's cross-site request never acts with Basic credentials
+                if info.cross_site and header[:6].lower() == "basic ":
+                    return self._api_error(target, request, PermissionDenied())
+                return identity
+            if info.cross_site and not info.top_level_navigation:
+                return self._api_error(target, request, PermissionDenied())
+            return (await self.browser.authenticate(request, path, info))[1]
+        except AuthenticationFailed as failed:
+            self._log_failure(request, info.address, failed)
+            return responses.access_denied()
+        except SessionRefused as refused:
+            if refused.token_denied:
+                return self.browser.refusal(refused)
+            if refused.pending is not None:
+                return responses.two_factor_failed()
+            return responses.access_denied()
+        except ServiceUnavailable as error:
+            return self._api_error(target, request, error)
+
+    async def _authenticate(self, request: web.BaseRequest, address: str) -> Identity:
+        header = request.headers["Authorization"]
         try:
             credentials = parse_authorization(header)
         except MalformedCredentials as malformed:
@@ -190,33 +235,16 @@ class Gateway:
 
     # -- parameters and dispatch -----------------------------------------------------------
 
-    async def _params(self, request: web.BaseRequest, query: str) -> Params:
+    async def _params(self, request: web.BaseRequest, info: RequestInfo) -> Params:
         if request.method != "POST":
-            return Params.from_query(query)
+            return Params.from_query(info.query)
         if request.content_type == "multipart/form-data":
             raise BadRequest("multipart/form-data is not supported; send a URL-encoded form")
-        body = await self._read_body(request)
         try:
-            text = body.decode("utf-8")
+            text = (await info.body(request)).decode("utf-8")
         except UnicodeDecodeError:
             raise BadRequest("The request body is not UTF-8") from None
-        return Params.from_query(query, text)
-
-    async def _read_body(self, request: web.BaseRequest) -> bytes:
-        limit = self.state.settings.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise PayloadTooLarge()
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = await request.content.readany()
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge()
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return Params.from_query(info.query, text)
 
     async def _dispatch(
         self, target: Target, identity: Identity, params: Params, address: str
@@ -309,21 +337,6 @@ class Gateway:
         return Answer(200, envelopes.whm1_success("uapi_cpanel", {"uapi": inner.document}))
 
     # -- HTML, errors, logs ----------------------------------------------------------------
-
-    def _html(self, request: web.BaseRequest, path: str, query: str) -> web.StreamResponse:
-        if not self.listener.tls:
-            # w§1.2: browsers move to the TLS twin; host from configuration only (SS-8)
-            host = self._public_host(request)
-            location = f"https://{host}:{self.listener.twin_port}{path}"
-            return responses.redirect(301, location + (f"?{query}" if query else ""))
-        return responses.html_response(
-            404, "<!doctype html><title>Not Found</title><h1>Not Found</h1>"
-        )
-
-    def _public_host(self, request: web.BaseRequest) -> str:
-        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
-        settings = self.state.settings
-        return host if host and settings.is_server_name(host) else settings.hostname
 
     def _api_error(
         self, target: Target, request: web.BaseRequest, error: PanelauthError

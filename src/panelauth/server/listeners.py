@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -21,14 +22,17 @@ import uvloop
 from aiohttp import web
 
 from panelauth.clock import SystemClock
+from panelauth.errors import PanelauthError
 from panelauth.protocol.services import Listener, standard_listeners
 from panelauth.server.applog import configure_logging
 from panelauth.server.datadir import DataDir
 from panelauth.server.gateway import Gateway
 from panelauth.server.logfiles import reopen_all
 from panelauth.server.protocol_errors import CalmServer
-from panelauth.server.state import build_state
+from panelauth.server.state import ServerState, build_state
 from panelauth.server.tls import server_context
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ async def _worker(
         await web.SockSite(runner, sock, ssl_context=tls if listener.tls else None).start()
         runners.append(runner)
 
+    sweeper = asyncio.create_task(_sweep_sessions(state))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -135,6 +140,17 @@ async def _worker(
     try:
         await stop.wait()
     finally:
+        sweeper.cancel()
         # stop accepting everywhere first, then let in-flight requests finish (FT-11)
         await asyncio.gather(*(runner.cleanup() for runner in runners))
         state.close()
+
+
+async def _sweep_sessions(state: ServerState, interval: float = 60.0) -> None:
+    """Purge sessions past their absolute expiry, so stale records do not pile up (SE-5)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await state.sessions.sweep()
+        except PanelauthError:
+            log.warning("session sweep failed; will retry", exc_info=True)

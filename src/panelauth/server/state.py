@@ -13,10 +13,13 @@ from panelauth.clock import Clock
 from panelauth.core.authentication import Authenticator, AuthenticatorChain, BasicAuthenticator
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.passwords import HashingPool, PasswordHasher
+from panelauth.core.session_manager import SessionManager
+from panelauth.core.sessions import IpValidation, SessionPolicy
 from panelauth.core.settings import Settings
 from panelauth.core.token_auth import TokenAuthenticator
-from panelauth.protocol import logformat
+from panelauth.protocol import logformat, sessionlog
 from panelauth.protocol.services import Service
+from panelauth.protocol.sessionlog import Origin, SessionLogLayout
 from panelauth.server.datadir import DataDir
 from panelauth.server.logfiles import JsonLinesLog, LogFile
 
@@ -94,6 +97,39 @@ class AccountingFile:
         )
 
 
+class SessionLogFile:
+    """`logs/session_log`: NEW and PURGE lines (w§14.1)."""
+
+    def __init__(self, file: LogFile, clock: Clock, layout: SessionLogLayout) -> None:
+        self._file, self._clock, self._layout = file, clock, layout
+
+    def new(self, session_id: str, origin: Origin) -> None:
+        self._file.write_line(
+            sessionlog.new_line(
+                at=self._clock.now(), session_id=session_id, origin=origin, layout=self._layout
+            )
+        )
+
+    def purge(self, session_id: str, reason: str, address: str | None) -> None:
+        self._file.write_line(
+            sessionlog.purge_line(
+                at=self._clock.now(),
+                session_id=session_id,
+                reason=reason,
+                address=address,
+                layout=self._layout,
+            )
+        )
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        password_idle=settings.session_idle_seconds,
+        absolute=settings.session_absolute_seconds,
+        ip_validation=IpValidation(settings.cookie_ip_validation),
+    )
+
+
 class AuditLog:
     def __init__(self, log: JsonLinesLog, clock: Clock) -> None:
         self._log, self._clock = log, clock
@@ -112,6 +148,10 @@ class ServerState:
     login_log: LoginLog
     audit: AuditLog
 
+    @property
+    def sessions(self) -> SessionManager:
+        return self.runtime.sessions
+
     def close(self) -> None:
         self.runtime.passwords.close()
         self.runtime.store.close()
@@ -129,7 +169,11 @@ def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerSt
     logs = data_dir.logs
     accounting = AccountingFile(LogFile(logs / "accounting_log"), clock)
     home_root = Path(settings.home_root) if settings.home_root else data_dir.root / "home"
-    runtime = Runtime(store, pool, clock, settings, registry, accounting, home_root)
+    session_log = SessionLogFile(
+        LogFile(logs / "session_log"), clock, SessionLogLayout(settings.session_log_layout)
+    )
+    sessions = SessionManager(store, clock, session_policy(settings), session_log)
+    runtime = Runtime(store, pool, clock, settings, registry, accounting, home_root, sessions)
     cache = CredentialCache(
         clock,
         max_entries=settings.credential_cache_entries,

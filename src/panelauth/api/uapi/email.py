@@ -92,12 +92,16 @@ async def list_pops(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
 async def delete_pop(ctx: CallContext, args: Params) -> None:
     mailbox = await _own_mailbox(ctx, args)
     await ctx.store.delete_mailbox(mailbox.address)
+    await ctx.runtime.sessions.purge_user(mailbox.address, "kill")
 
 
 @registry.cpanel(Api.UAPI, "Email", "passwd_pop", feature=FEATURE, webmail_safe=True)
 async def passwd_pop(ctx: CallContext, args: Params) -> None:
     mailbox = await _own_mailbox(ctx, args)
     await _accounts(ctx).change_mailbox_password(mailbox.address, args.require("password"))
+    await ctx.runtime.sessions.purge_user(
+        mailbox.address, "password_change", keep=ctx.identity.session_id
+    )
 
 
 @registry.cpanel(Api.API2, "Email", "listpops", feature=FEATURE)

@@ -147,6 +147,7 @@ async def removeacct(ctx: CallContext, args: Params) -> Reply:
     if account.is_reseller and await ctx.store.list_accounts(owner=account.user):
         raise InvalidArgument(f"The reseller “{user}” still owns accounts.")
     await ctx.store.delete_account(account.user)
+    await ctx.runtime.sessions.purge_user(account.user, "killacct")
     return Reply(None, reason=f"{account.user} account removed", raw_output=f"Removed {user}\n")
 
 
@@ -157,6 +158,7 @@ async def suspendacct(ctx: CallContext, args: Params) -> Reply:
         raise PermissionDenied("You cannot suspend your own account.")
     reason = _clean_reason(args.get("reason", "")) or "Suspended by the administrator"
     await ctx.store.set_suspended(account.user, True, reason)
+    await ctx.runtime.sessions.purge_user(account.user, "suspend")
     return Reply(None, raw_output=f"{account.user} account suspended\n")
 
 
@@ -177,6 +179,10 @@ async def passwd(ctx: CallContext, args: Params) -> Reply:
         raise NotFound(f"The account “{user}” does not exist.")
     password = args.require("password")
     await _accounts(ctx).change_password(account.user, password)
+    # PW-9: the user's other sessions end; the caller's own session stays
+    await ctx.runtime.sessions.purge_user(
+        account.user, "password_change", keep=ctx.identity.session_id
+    )
     return Reply({"app": ["system"]}, reason=f"Password changed for user “{account.user}”.")
 
 

@@ -1,0 +1,308 @@
+"""HTML paths: login and logout, landing pages, hand-off URLs and session transfers (w§3-§10, §17).
+
+Header authentication is ignored here (w§2.0): pages are reached with a session cookie and the
+`/cpsess` token only. Nothing here writes session state for a request that is not
+authenticated (CV-1), except the bounded wrong-token counter.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from panelauth.core.authentication import AuthAttempt
+from panelauth.core.models import Identity, IdentityKind
+from panelauth.core.session_manager import SessionRefused
+from panelauth.core.sessions import Session, SessionKind, SessionState
+from panelauth.errors import AuthenticationFailed, PanelauthError
+from panelauth.protocol.authorization import MalformedCredentials, form_credentials
+from panelauth.protocol.cookies import (
+    COOKIE_NAMES,
+    clear_cookie_header,
+    cookie_values,
+    encode_cookie_value,
+    parse_cookie_value,
+    set_cookie_header,
+)
+from panelauth.protocol.paths import RequestPath, safe_goto
+from panelauth.protocol.services import Listener, Service
+from panelauth.server import pages, responses
+from panelauth.server.request_info import RequestInfo
+from panelauth.server.state import ServerState
+from panelauth.server.transfers import Transfers
+
+log = logging.getLogger(__name__)
+
+LANDINGS = {
+    Service.CPANEL: "frontend/jupiter/index.html",
+    Service.WHM: "",
+    Service.WEBMAIL: "webmail/jupiter/index.html",
+}
+PURGE_ON_CONSUME = {
+    Service.CPANEL: "xfercpanel",
+    Service.WHM: "xferwhm",
+    Service.WEBMAIL: "xferwebmail",
+}
+
+
+class Browser:
+    def __init__(self, listener: Listener, state: ServerState) -> None:
+        self.listener = listener
+        self.service = listener.service
+        self.state = state
+        self.transfers = Transfers(listener, state)
+
+    @property
+    def cookie_name(self) -> str:
+        return COOKIE_NAMES[self.service]
+
+    async def handle(
+        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+    ) -> tuple[web.StreamResponse, Identity | None]:
+        segments = path.segments
+        first = segments[0] if segments else ""
+        if first == "unprotected" and len(segments) == 2:
+            return _static(segments[1]), None
+        if first in ("logout",) and len(segments) <= 2:
+            return await self._logout(request, info), None
+        if first == "login" and len(segments) <= 2:
+            return await self._login_path(request, path, info), None
+        if segments in ((), ("",)) and path.security_token is None:
+            return self._login_page(200, None), None
+        if first.startswith("xfer"):
+            return await self.transfers.handle(request, path, info, self)
+        return await self._page(request, path, info)
+
+    # -- login ---------------------------------------------------------------------------------
+
+    def _login_page(self, status: int, code: str | None) -> web.Response:
+        return responses.html_response(status, pages.login_page(self.service, code))
+
+    async def _login_path(
+        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+    ) -> web.StreamResponse:
+        query = dict(parse_qsl(info.query, keep_blank_values=True))
+        if request.method == "GET":
+            if "session" in query:
+                return await self._consume(request, path, info, query["session"], query)
+            return self._login_page(200, query.get("msg_code"))
+        if request.method != "POST":
+            return responses.text_response(405, "Method Not Allowed")
+        form = await info.form(request)
+        if "session" in form:
+            return await self._consume(request, path, info, form["session"], form)
+        return await self.login(request, info, form, json_answer="login_only" in query)
+
+    async def login(
+        self,
+        request: web.BaseRequest,
+        info: RequestInfo,
+        form: dict[str, str],
+        *,
+        json_answer: bool,
+    ) -> web.StreamResponse:
+        """`POST /login` (302) or `/login/?login_only=1` (JSON), w§3 and D4."""
+        user = form.get("user", "")
+        try:
+            credentials = form_credentials(user, form.get("pass", ""))
+            identity = await self.state.authenticator.authenticate(
+                AuthAttempt(credentials, self.service, info.address)
+            )
+        except (MalformedCredentials, AuthenticationFailed) as failure:
+            detail = failure.reason if isinstance(failure, MalformedCredentials) else failure.detail
+            await self._login_failed(request, info, user, detail)
+            if json_answer:
+                document = {"status": 0, "message": "see_login_log"}
+                return responses.json_response(401, document, reason="Access Denied")
+            response = self._login_page(401, "invalid_login")
+            response.set_status(401, "Access Denied")
+            return response
+        # w§3.5: a new session every time; the one this browser held is replaced
+        for old, _ in await self.state.sessions.live(self._cookies(request), self.service):
+            await self.state.sessions.purge(old.session_id, "loginsuccess", info.address)
+        created = await self.state.sessions.create(
+            user=identity.user,
+            account=identity.account,
+            service=self.service,
+            kind=SessionKind.PASSWORD,
+            state=SessionState.ACTIVE,
+            creator=identity.user,
+            method="handle_form_login",
+            path="form",
+            address=info.address,
+            bind=True,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        self.state.login_log.success(address=info.address, user=identity.user, service=self.service)
+        token = created.session.security_token
+        landing = f"{token}{safe_goto(form.get('goto_uri')) or '/' + LANDINGS[self.service]}"
+        cookie = set_cookie_header(self.service, created.cookie_value)
+        if json_answer:
+            document = {"status": 1, "security_token": token, "redirect": landing}
+            response = responses.json_response(200, document)
+        else:
+            response = responses.redirect(302, landing)
+        response.headers["Set-Cookie"] = cookie
+        return response
+
+    async def _login_failed(
+        self, request: web.BaseRequest, info: RequestInfo, user: str, detail: str
+    ) -> None:
+        self.state.login_log.failure(
+            address=info.address,
+            claimed_user=user,
+            request=info.request_line,
+            service=self.service,
+            reason=detail,
+        )
+        self.state.audit.write(
+            event="auth",
+            outcome="failure",
+            claimed_user=user,
+            reason=detail,
+            factor="password",
+            service=self.service.value,
+            address=info.address,
+        )
+        # a failed re-login ends the session it was made from (w§14.1 "badpass")
+        for old, _ in await self.state.sessions.live(self._cookies(request), self.service):
+            if old.user == user:
+                await self.state.sessions.purge(old.session_id, "badpass", info.address)
+
+    # -- hand-off URLs (w§10.3, §17) -------------------------------------------------------------
+
+    async def _consume(
+        self,
+        request: web.BaseRequest,
+        path: RequestPath,
+        info: RequestInfo,
+        value: str,
+        params: dict[str, str],
+    ) -> web.StreamResponse:
+        sessions = self.state.sessions
+        handoff = await sessions.consume_handoff(
+            value, self.service, path.security_token, info.address
+        )
+        if handoff is None:
+            # the same browser, already holding the session, just goes on (w§10.3)
+            for held, _ in await sessions.live(self._cookies(request), self.service):
+                if held.state is SessionState.ACTIVE and held.security_token == path.security_token:
+                    return responses.redirect(
+                        302, f"{held.security_token}/{LANDINGS[self.service]}"
+                    )
+            return self._login_page(401, "invalid_session")
+        credential = parse_cookie_value(value)
+        assert credential is not None  # consume_handoff accepted it
+        session = handoff
+        cookie_value = encode_cookie_value(credential.session_id, credential.secret)
+        if handoff.kind is not SessionKind.SSO:
+            # a transfer: the hand-off is spent and a new session begins (w§17)
+            await sessions.purge(handoff.session_id, PURGE_ON_CONSUME[self.service], info.address)
+            created = await sessions.create(
+                user=handoff.user,
+                account=handoff.account,
+                service=self.service,
+                kind=handoff.kind,
+                state=SessionState.ACTIVE,
+                creator=handoff.creator,
+                possessor=handoff.possessor,
+                method="handle_auth_transfer",
+                path="xfer",
+                address=info.address,
+                bind=True,
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+            session, cookie_value = created.session, created.cookie_value
+        self.state.login_log.success(
+            address=info.address,
+            user=session.user,
+            service=self.service,
+            possessor=session.possessor,
+        )
+        target = safe_goto(params.get("goto_uri")) or "/" + LANDINGS[self.service]
+        response = responses.redirect(302, f"{session.security_token}{target}")
+        response.headers["Set-Cookie"] = set_cookie_header(self.service, cookie_value)
+        return response
+
+    # -- logout (w§7) ----------------------------------------------------------------------------
+
+    async def _logout(self, request: web.BaseRequest, info: RequestInfo) -> web.Response:
+        for session, _ in await self.state.sessions.live(self._cookies(request), self.service):
+            await self.state.sessions.purge(session.session_id, "logout", info.address)
+        response = responses.redirect(302, "/")
+        response.headers["Set-Cookie"] = clear_cookie_header(self.service)
+        return response
+
+    # -- cookie-authenticated pages ---------------------------------------------------------------
+
+    def _cookies(self, request: web.BaseRequest) -> list[str]:
+        return cookie_values(request.headers.get("Cookie"), self.cookie_name)
+
+    async def authenticate(
+        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+    ) -> tuple[Session, Identity]:
+        """The session and identity of a cookie-authenticated request, or SessionRefused."""
+        session = await self.state.sessions.resolve(
+            self._cookies(request), self.service, path.security_token, info.address
+        )
+        return session, await self.state.sessions.identity(session)
+
+    def refusal(self, refused: SessionRefused) -> web.Response:
+        if refused.token_denied:
+            response = responses.html_response(401, pages.token_denied_page(self.service))
+            response.set_status(401, "Token Denied")
+            return response
+        return responses.redirect(302, f"/login/?msg_code={refused.code}")
+
+    async def _page(
+        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+    ) -> tuple[web.StreamResponse, Identity | None]:
+        if not self._cookies(request):
+            return responses.redirect(302, "/login/"), None
+        if info.cross_site and not info.top_level_navigation:
+            return responses.html_response(403, pages.token_denied_page(self.service)), None
+        try:
+            session, identity = await self.authenticate(request, path, info)
+        except SessionRefused as refused:
+            return self.refusal(refused), None
+        except PanelauthError as error:
+            return responses.text_response(error.status, error.reason), None
+        if "/".join(path.segments) != LANDINGS[self.service]:
+            html = pages.render("not_found.html", self.service, heading="Not Found")
+            return responses.html_response(404, html), identity
+        return responses.html_response(200, await self._landing(session, identity)), identity
+
+    async def _landing(self, session: Session, identity: Identity) -> str:
+        token = session.security_token
+        links = await self.transfers.links(session, identity)
+        api_path, api_name = _landing_api(token, identity)
+        return pages.render(
+            "landing.html",
+            self.service,
+            user=identity.user,
+            possessor=session.possessor,
+            service_name=pages.SERVICE_NAMES[self.service],
+            links=links,
+            token=token,
+            api_path=api_path,
+            api_name=api_name,
+        )
+
+
+def _landing_api(token: str, identity: Identity) -> tuple[str, str]:
+    if identity.kind in (IdentityKind.ROOT, IdentityKind.RESELLER):
+        return f"{token}/json-api/version?api.version=1", "WHM API 1 version"
+    return f"{token}/execute/Variables/get_user_information", "UAPI Variables::get_user_information"
+
+
+def _static(name: str) -> web.Response:
+    found = pages.static_file(name)
+    if found is None:
+        return responses.text_response(404, "Not Found")
+    body, content_type = found
+    headers = dict(responses.BASE_HEADERS)
+    headers["Content-Type"] = content_type
+    headers["Cache-Control"] = "public, max-age=3600"
+    return web.Response(body=body, headers=headers)

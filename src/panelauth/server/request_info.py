@@ -1,0 +1,91 @@
+"""Facts about one request that several handlers need, computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+
+from panelauth.core.settings import Settings
+from panelauth.errors import BadRequest, PayloadTooLarge
+from panelauth.protocol.logformat import request_line
+from panelauth.protocol.services import Listener
+
+
+@dataclass
+class RequestInfo:
+    listener: Listener
+    address: str
+    query: str
+    request_line: str
+    max_body: int
+    cross_site: bool = False
+    top_level_navigation: bool = False
+    _body: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(
+        cls, request: web.BaseRequest, listener: Listener, address: str, max_body: int
+    ) -> RequestInfo:
+        version = f"HTTP/{request.version.major}.{request.version.minor}"
+        headers = request.headers
+        return cls(
+            listener=listener,
+            address=address,
+            query=request.raw_path.partition("?")[2],
+            request_line=request_line(request.method, request.raw_path, version),
+            max_body=max_body,
+            cross_site=_cross_site(request, listener),
+            top_level_navigation=(
+                request.method == "GET" and headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+            ),
+        )
+
+    async def body(self, request: web.BaseRequest) -> bytes:
+        if self._body is None:
+            if request.content_length is not None and request.content_length > self.max_body:
+                raise PayloadTooLarge()
+            chunks, size = [], 0
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise PayloadTooLarge()
+                chunks.append(chunk)
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def form(self, request: web.BaseRequest) -> dict[str, str]:
+        """A URL-encoded form body, whatever its Content-Type (w§1.6)."""
+        try:
+            text = (await self.body(request)).decode("utf-8")
+            return dict(
+                parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=100)
+            )
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("Malformed form") from None
+
+
+def _cross_site(request: web.BaseRequest, listener: Listener) -> bool:
+    """A browser request marked cross-site, or from a foreign Origin (w§6, CS-4)."""
+    headers = request.headers
+    if headers.get("Sec-Fetch-Site") == "cross-site":
+        return True
+    origin = headers.get("Origin")
+    if origin is None or origin == "null":
+        return origin == "null"
+    parts = urlsplit(origin)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return True
+    return (
+        port != listener.port
+        or parts.hostname != (request.host or "").rsplit(":", 1)[0].strip("[]").lower()
+    )
+
+
+def public_host(request: web.BaseRequest, settings: Settings) -> str:
+    """The request's host if it is a configured server name, else the hostname (SS-8)."""
+    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+    return host if host and settings.is_server_name(host) else settings.hostname
