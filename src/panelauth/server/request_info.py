@@ -67,22 +67,26 @@ class RequestInfo:
 
 
 def _cross_site(request: web.BaseRequest, listener: Listener) -> bool:
-    """A browser request marked cross-site, or from a foreign Origin (w§6, CS-4)."""
+    """A browser request marked cross-site, or whose Origin is not the host it addressed (w§6).
+
+    The Origin is compared with the Host header rather than the listener's port, so requests
+    through a TLS-terminating proxy (cpanel.example.com on 443) stay same-origin.
+    """
     headers = request.headers
     if headers.get("Sec-Fetch-Site") == "cross-site":
         return True
     origin = headers.get("Origin")
-    if origin is None or origin == "null":
-        return origin == "null"
-    parts = urlsplit(origin)
+    if origin is None:
+        return False
+    default_port = 443 if listener.tls else 80
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        origin_parts = urlsplit(origin)
+        host_parts = urlsplit(f"//{request.host}")
+        origin_port = origin_parts.port or (443 if origin_parts.scheme == "https" else 80)
+        host_port = host_parts.port or default_port
     except ValueError:
         return True
-    return (
-        port != listener.port
-        or parts.hostname != (request.host or "").rsplit(":", 1)[0].strip("[]").lower()
-    )
+    return (origin_parts.hostname, origin_port) != (host_parts.hostname, host_port)
 
 
 def public_host(request: web.BaseRequest, settings: Settings) -> str:
