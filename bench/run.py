@@ -75,6 +75,8 @@ class Config:
     loadgen: str  # "wrk" or "python"
     pinned: bool
     keep_data: bool
+    max_busy: float  # other processes' CPU share above which a round waits (or warns)
+    wait_quiet: float  # seconds a round may wait for the machine to be quiet
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Measurement:
 @dataclass
 class Results:
     by_case: dict[str, list[Measurement]] = field(default_factory=dict)
+    busy_before_round: list[float] = field(default_factory=list)
 
     def add(self, case: str, measurement: Measurement) -> None:
         self.by_case.setdefault(case, []).append(measurement)
@@ -301,6 +304,46 @@ def load(case: Case, config: Config, duration: int) -> Measurement:
     )
 
 
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+# -- background load ------------------------------------------------------------------------
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def cpu_busy(interval: float = 1.0) -> float:
+    """Share of all CPUs busy over `interval` seconds (nothing of ours runs meanwhile)."""
+    try:
+        busy_before, total_before = _cpu_times()
+        time.sleep(interval)
+        busy_after, total_after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return ratio(busy_after - busy_before, total_after - total_before)
+
+
+def wait_until_quiet(config: Config) -> float:
+    """Sample the background load; wait (up to --wait-quiet s) while it exceeds --max-busy."""
+    deadline = time.monotonic() + config.wait_quiet
+    busy = cpu_busy()
+    while busy > config.max_busy and time.monotonic() < deadline:
+        busy = cpu_busy()
+    if busy > config.max_busy:
+        print(
+            f"WARNING: other processes use {busy:.0%} of the CPUs: figures will be noisy",
+            file=sys.stderr,
+            flush=True,
+        )
+    return busy
+
+
 # -- rounds ---------------------------------------------------------------------------------
 
 
@@ -310,6 +353,7 @@ def run_round(
     """A fresh server; every case once (order alternates per round), warm-up then measure."""
     order = list(cases) if index % 2 == 0 else list(reversed(cases))
     log = data_dir.parent / "server.log"
+    results.busy_before_round.append(wait_until_quiet(config))
     process = start_server(config, data_dir, log)
     try:
         wait_ready(process, cases, log)
@@ -326,10 +370,6 @@ def run_round(
             )
     finally:
         stop_server(process)
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else float("nan")
 
 
 def summarise(results: Results) -> dict[str, Any]:
@@ -421,8 +461,27 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def source_revision() -> str:
+    """The checked-out commit, read from .git without running git (uncommitted edits not shown)."""
+    git = BENCH_DIR.parent / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head.removeprefix("ref: ")
+        if (git / ref).exists():
+            return (git / ref).read_text().strip()
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(f" {ref}"):
+                return line.split(" ", 1)[0]
+    except OSError:
+        pass
+    return "unknown"
+
+
 def environment(config: Config, data_dir: Path) -> dict[str, Any]:
     return {
+        "source_revision": source_revision(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "kernel": platform.release(),
@@ -476,6 +535,12 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
     parser.add_argument("--keep-data", action="store_true", help="keep the temp data dir")
+    parser.add_argument(
+        "--max-busy", type=float, default=0.10, help="background CPU share deemed quiet (0-1)"
+    )
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait per round for quiet"
+    )
     args = parser.parse_args(argv)
     pinnable = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
     if not pinnable and not args.no_pin:
@@ -492,6 +557,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         loadgen=choose_loadgen(args.loadgen),
         pinned=pinnable and not args.no_pin and args.workers == 1,
         keep_data=args.keep_data,
+        max_busy=args.max_busy,
+        wait_quiet=args.wait_quiet,
     )
 
 
@@ -522,6 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(config),
         "environment": env,
         "runs": {name: [asdict(run) for run in runs] for name, runs in results.by_case.items()},
+        "background_cpu_busy_before_round": results.busy_before_round,
         **summary,
     }
     print(f"\nresults: {write_results(document)}")

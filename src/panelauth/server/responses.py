@@ -22,6 +22,11 @@ BASE_HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate, private",
 }
 
+# RX-2: no inline script, nothing from elsewhere, framed only by ourselves
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
 _ACCESS_DENIED = orjson.dumps(ACCESS_DENIED_BODY)
 _TWO_FACTOR_FAILED = orjson.dumps(TWO_FACTOR_FAILED_BODY)
 
@@ -62,9 +67,7 @@ def text_response(status: int, text: str, *, reason: str | None = None) -> web.R
 def html_response(status: int, html: str) -> web.Response:
     headers = dict(BASE_HEADERS)
     headers["Content-Type"] = HTML
-    headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; frame-ancestors 'self'"
-    )
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Frame-Options"] = "SAMEORIGIN"
     return web.Response(text=html, status=status, headers=headers)
 
