@@ -162,3 +162,36 @@ def test_several_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
         assert statuses == {200}
     finally:
         assert server.stop() == 0
+
+
+def test_sessions_survive_a_kill_9_and_logs_reopen_on_sighup(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = start_server(data_dir)
+    with first.client() as client:
+        login = client.post(
+            first.url(2087, "/login/?login_only=1"), data={"user": "root", "pass": ROOT_PASSWORD}
+        )
+        token = login.json()["security_token"]
+        cookie = login.headers["Set-Cookie"].split(";", 1)[0]
+    first.stop(signal.SIGKILL)
+    second = start_server(data_dir)
+    try:
+        log = data_dir / "logs" / "session_log"
+        with second.client() as client:
+            # a fresh write first, so the once-a-second "moved?" check cannot be what reopens
+            client.post(
+                second.url(2087, "/login/?login_only=1"),
+                data={"user": "root", "pass": ROOT_PASSWORD},
+            )
+            log.rename(data_dir / "logs" / "session_log.1")
+            second.process.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            call = client.get(
+                second.url(2087, f"{token}/json-api/version?api.version=1"),
+                headers={"Cookie": cookie},
+            )
+            assert call.status_code == 200
+            client.get(second.url(2087, f"{token}/logout/"), headers={"Cookie": cookie})
+        assert log.read_text().count("PURGE root:") == 1  # written to the reopened file
+    finally:
+        assert second.stop() == 0
