@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from panelauth.core.models import Account
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
 from panelauth.core.session_manager import SessionManager
 from panelauth.core.sessions import SessionPolicy
+from panelauth.core.secretbox import SecretBox
 from panelauth.core.settings import Settings
+from panelauth.core.two_factor import TwoFactor
 
 # Real argon2id, with parameters small enough for a test suite on two cores.
 CHEAP_ARGON2 = Argon2Parameters(time_cost=1, memory_cost_kib=256, parallelism=1)
@@ -66,6 +69,11 @@ def session_log() -> MemorySessionLog:
 
 
 @pytest.fixture
+def two_factor(store: SqliteStore, clock: FrozenClock, settings: Settings) -> TwoFactor:
+    return TwoFactor(store, SecretBox([os.urandom(32)]), clock, hostname=settings.hostname)
+
+
+@pytest.fixture
 def runtime(
     store: SqliteStore,
     pool: HashingPool,
@@ -73,11 +81,20 @@ def runtime(
     settings: Settings,
     accounting: MemoryAccountingLog,
     session_log: MemorySessionLog,
+    two_factor: TwoFactor,
     tmp_path: Path,
 ) -> Runtime:
     sessions = SessionManager(store, clock, SessionPolicy(), session_log)
     return Runtime(
-        store, pool, clock, settings, build_registry(), accounting, tmp_path / "home", sessions
+        store,
+        pool,
+        clock,
+        settings,
+        build_registry(),
+        accounting,
+        tmp_path / "home",
+        sessions,
+        two_factor,
     )
 
 

@@ -11,6 +11,7 @@ from panelauth.core.audit import AccountingLog
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
+from panelauth.core.two_factor import TwoFactor
 from panelauth.core.settings import Settings
 from panelauth.core.stores import Store
 from panelauth.errors import PermissionDenied
@@ -29,6 +30,7 @@ class Runtime:
     accounting: AccountingLog
     home_root: Path  # users' home directories: <home_root>/<user>
     sessions: SessionManager
+    two_factor: TwoFactor
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import sqlite3
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
 from panelauth.backends.sqlite_sessions import SessionTables
 from panelauth.backends.sqlite_tokens import TokenTables
+from panelauth.backends.sqlite_two_factor import TwoFactorTables
 from panelauth.core.models import Account, Mailbox
 from panelauth.errors import StoreUnavailable
 
@@ -52,7 +53,7 @@ def _mailbox(row: sqlite3.Row) -> Mailbox:
     )
 
 
-class SqliteStore(TokenTables, SessionTables):
+class SqliteStore(TokenTables, SessionTables, TwoFactorTables):
     """Every store contract on one SQLite database (see sqlite_base for the plumbing)."""
 
     # -- accounts ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.models import ROOT, CredentialKind, Identity, IdentityKind, root_identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.stores import AccountStore, MailboxStore
+from panelauth.core.two_factor import TwoFactor
 from panelauth.errors import AuthenticationFailed
 from panelauth.protocol.authorization import BasicCredentials, Credentials
 from panelauth.protocol.services import Service
@@ -26,6 +27,9 @@ class AuthAttempt:
     credentials: Credentials
     service: Service
     client_address: str
+    # X-CPANEL-OTP for header auth; for a form login the caller handles the second factor
+    otp: str | None = None
+    check_second_factor: bool = True
 
 
 class Authenticator(Protocol):
@@ -60,10 +64,17 @@ class _PasswordPrincipal:
 class BasicAuthenticator:
     """`Authorization: Basic` with the identities each service admits (w§2.1)."""
 
-    def __init__(self, store: PasswordStore, pool: HashingPool, cache: CredentialCache) -> None:
+    def __init__(
+        self,
+        store: PasswordStore,
+        pool: HashingPool,
+        cache: CredentialCache,
+        two_factor: TwoFactor | None = None,
+    ) -> None:
         self._store = store
         self._pool = pool
         self._cache = cache
+        self._two_factor = two_factor
 
     async def authenticate(self, attempt: AuthAttempt) -> Identity | None:
         credentials = attempt.credentials
@@ -88,6 +99,18 @@ class BasicAuthenticator:
                     await self._store.set_password_hash(key, new_hash, rotate=False)
         if principal.suspended:
             raise AuthenticationFailed("account suspended", claimed_user=user)
+        # w§2.6 (D6): the password was right; a 2FA user also needs X-CPANEL-OTP, every time
+        if (
+            attempt.check_second_factor
+            and self._two_factor is not None
+            and await self._two_factor.required(principal.identity.user)
+        ):
+            await self._two_factor.check(
+                principal.identity.user,
+                attempt.otp,
+                context="header",
+                address=attempt.client_address,
+            )
         return principal.identity
 
     async def _resolve(self, user: str, service: Service) -> _PasswordPrincipal | None:

@@ -41,6 +41,9 @@ class Settings:
     cookie_ip_validation: str = "strict"
     # w§14.1 (D9): "seed" (default) or "cpsrvd" for the current cPanel logger layout
     session_log_layout: str = "seed"
+    # w§13.3: the key that encrypts two-factor secrets lives outside the database
+    tfa_key_file: str | None = None  # default <data dir>/tfa.key
+    tfa_window_steps: int = 1
 
     def is_server_name(self, host: str) -> bool:
         """A name this server answers to; loopback names can only mean this machine."""
@@ -66,6 +69,8 @@ _SIMPLE_KEYS: dict[str, type] = {
     "session_absolute_seconds": float,
     "cookie_ip_validation": str,
     "session_log_layout": str,
+    "tfa_key_file": str,
+    "tfa_window_steps": int,
 }
 _CHOICES = {
     "cookie_ip_validation": ("strict", "loose", "disabled"),

@@ -132,7 +132,47 @@ class SessionStore(Protocol):
         ...
 
 
-class Store(AccountStore, MailboxStore, FeatureListStore, TokenStore, SessionStore, Protocol):
+class TwoFactorStore(Protocol):
+    async def get_tfa_secret(self, user: str) -> bytes | None:
+        """The sealed secret of an enrolled user, or None."""
+        ...
+
+    async def set_tfa_secret(
+        self, user: str, sealed: bytes, *, step: int, address: str, now: float
+    ) -> bool:
+        """Enrol, spending the enrolment code's step in the same transaction (TF-9)."""
+        ...
+
+    async def delete_tfa_secret(self, user: str) -> bool: ...
+
+    async def use_totp_step(
+        self, user: str, step: int, context: str, address: str, now: float
+    ) -> bool:
+        """Atomic check-and-set of a used step (TF-2): False for a replay or an older step.
+
+        `context` is "session", "enrol" or "header"; only "header" uses from the same
+        address may share a step.
+        """
+        ...
+
+    async def last_totp_step(self, user: str) -> int | None: ...
+
+    async def record_tfa_failure(self, user: str, now: float) -> None: ...
+
+    async def tfa_failures_since(self, user: str, since: float) -> int: ...
+
+    async def get_setting(self, key: str) -> str | None: ...
+
+    async def set_setting(self, key: str, value: str) -> None: ...
+
+    async def get_issuer(self, owner: str) -> str | None: ...
+
+    async def set_issuer(self, owner: str, issuer: str) -> None: ...
+
+
+class Store(
+    AccountStore, MailboxStore, FeatureListStore, TokenStore, SessionStore, TwoFactorStore, Protocol
+):
     """Every contract; what a backend implements."""
 
     def close(self) -> None: ...

@@ -18,6 +18,7 @@ from panelauth.api.registry import Api
 from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import CredentialKind, Identity, IdentityKind
 from panelauth.core.session_manager import SessionRefused
+from panelauth.core.two_factor import TwoFactorFailed
 from panelauth.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -178,6 +179,10 @@ class Gateway:
         except AuthenticationFailed as failed:
             self._log_failure(request, info.address, failed)
             return responses.access_denied()
+        except TwoFactorFailed as failed:
+            claimed = AuthenticationFailed(failed.detail, claimed_user=_claimed_user(header))
+            self._log_failure(request, info.address, claimed)
+            return responses.two_factor_failed()
         except SessionRefused as refused:
             if refused.token_denied:
                 return self.browser.refusal(refused)
@@ -197,8 +202,9 @@ class Gateway:
             ) from None
         if isinstance(credentials, BasicCredentials) and not self.listener.tls:
             raise AuthenticationFailed("ssl required", claimed_user=credentials.user)
+        otp = request.headers.get("X-CPANEL-OTP")
         identity = await self.state.authenticator.authenticate(
-            AuthAttempt(credentials, self.service, address)
+            AuthAttempt(credentials, self.service, address, otp=otp)
         )
         # CV-10: the identity is written only now, after validation
         self.state.audit.write(
@@ -375,6 +381,14 @@ class Gateway:
             user_agent=request.headers.get("User-Agent"),
             port=self.listener.port,
         )
+
+
+def _claimed_user(header: str | None) -> str:
+    """The user named by a header that already authenticated by password."""
+    try:
+        return parse_authorization(header or "").user
+    except MalformedCredentials:
+        return ""
 
 
 def _token_may_call(identity: Identity, target: Target, params: Params) -> bool:

@@ -13,7 +13,9 @@ from panelauth.clock import Clock
 from panelauth.core.authentication import Authenticator, AuthenticatorChain, BasicAuthenticator
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.passwords import HashingPool, PasswordHasher
+from panelauth.core.secretbox import SecretBox, load_or_create_key
 from panelauth.core.session_manager import SessionManager
+from panelauth.core.two_factor import TwoFactor
 from panelauth.core.sessions import IpValidation, SessionPolicy
 from panelauth.core.settings import Settings
 from panelauth.core.token_auth import TokenAuthenticator
@@ -173,7 +175,17 @@ def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerSt
         LogFile(logs / "session_log"), clock, SessionLogLayout(settings.session_log_layout)
     )
     sessions = SessionManager(store, clock, session_policy(settings), session_log)
-    runtime = Runtime(store, pool, clock, settings, registry, accounting, home_root, sessions)
+    key_file = Path(settings.tfa_key_file) if settings.tfa_key_file else data_dir.root / "tfa.key"
+    two_factor = TwoFactor(
+        store,
+        SecretBox([load_or_create_key(key_file)]),
+        clock,
+        hostname=settings.hostname,
+        window=settings.tfa_window_steps,
+    )
+    runtime = Runtime(
+        store, pool, clock, settings, registry, accounting, home_root, sessions, two_factor
+    )
     cache = CredentialCache(
         clock,
         max_entries=settings.credential_cache_entries,
@@ -181,7 +193,7 @@ def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerSt
     )
     authenticators: list[Authenticator] = [
         TokenAuthenticator(store, clock, access_hash_enabled=settings.access_hash_enabled),
-        BasicAuthenticator(store, pool, cache),
+        BasicAuthenticator(store, pool, cache, two_factor),
     ]
     return ServerState(
         settings=settings,

@@ -1,0 +1,137 @@
+"""Two-factor authentication: enrolment, the check at every password path, the policy (w§9, §13).
+
+* TF-2: a code's step is recorded atomically when it is accepted; see TwoFactorStore.
+* TF-4: wrong codes are counted; 5 in 15 minutes lock the account's second factor for 15.
+* TF-6: state lives only here and in the store; nothing from a request can set it.
+* TF-7: an enrolled user whose secret cannot be read cannot log in with a password.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from panelauth.clock import Clock
+from panelauth.core.models import Account
+from panelauth.core.secretbox import SecretBox, SecretUnreadable
+from panelauth.core.stores import AccountStore, TwoFactorStore
+from panelauth.core.totp import otpauth_uri, validate_secret, verify_totp
+from panelauth.errors import InvalidArgument, PanelauthError
+
+POLICY_KEY = "twofactorauth_policy"
+SYSTEM_ISSUER_KEY = "twofactorauth_issuer"
+MAX_FAILURES = 5
+FAILURE_WINDOW_SECONDS = 15 * 60
+
+
+class TwoFactorFailed(PanelauthError):
+    """The second factor is missing or wrong; `detail` is for the login log only."""
+
+    status = 403
+    reason = "TwoFactorAuth check failed"
+
+    def __init__(self, detail: str, *, counted: bool) -> None:
+        super().__init__(self.reason)
+        self.detail = detail
+        self.counted = counted  # a wrong code counts as a failed login; a missing one does not
+
+
+class TwoFactorAllStore(AccountStore, TwoFactorStore, Protocol):
+    pass
+
+
+class TwoFactor:
+    def __init__(
+        self,
+        store: TwoFactorAllStore,
+        box: SecretBox,
+        clock: Clock,
+        *,
+        hostname: str,
+        window: int = 1,
+    ) -> None:
+        self._store = store
+        self._box = box
+        self._clock = clock
+        self._hostname = hostname
+        self._window = window
+
+    async def policy_enabled(self) -> bool:
+        """On unless root switched it off; unreadable counts as on (w§13.3, TF-7)."""
+        try:
+            return await self._store.get_setting(POLICY_KEY) != "0"
+        except PanelauthError:
+            return True
+
+    async def set_policy(self, enabled: bool) -> None:
+        await self._store.set_setting(POLICY_KEY, "1" if enabled else "0")
+
+    async def required(self, user: str) -> bool:
+        """Whether `user` must give a code: enrolled while the policy is on."""
+        if not await self.policy_enabled():
+            return False
+        return await self._store.get_tfa_secret(user) is not None
+
+    async def enrolled(self, user: str) -> bool:
+        return await self._store.get_tfa_secret(user) is not None
+
+    async def check(self, user: str, code: str | None, *, context: str, address: str) -> None:
+        """Accept `code` for `user` once (per the replay rules), or raise TwoFactorFailed."""
+        if not code:
+            raise TwoFactorFailed("2fa code missing", counted=False)
+        now = self._clock.now()
+        # 1. locked after too many wrong codes (TF-4)
+        if await self._store.tfa_failures_since(user, now - FAILURE_WINDOW_SECONDS) >= MAX_FAILURES:
+            raise TwoFactorFailed("2fa locked after too many wrong codes", counted=True)
+        # 2. the secret must be readable, or nobody gets in with a password (TF-7)
+        sealed = await self._store.get_tfa_secret(user)
+        if sealed is None:
+            raise TwoFactorFailed("2fa not configured", counted=False)
+        try:
+            secret = self._box.open(sealed, owner=user)
+        except SecretUnreadable:
+            raise TwoFactorFailed("2fa secret unreadable", counted=False) from None
+        # 3. a valid code, newer than the newest used one (TF-2, TF-3)
+        last = await self._store.last_totp_step(user)
+        verified = verify_totp(
+            code=code, secret=secret, at=now, last_step=last, window=self._window
+        )
+        if verified is None:
+            await self._store.record_tfa_failure(user, now)
+            raise TwoFactorFailed("2fa code incorrect", counted=True)
+        # 4. spent atomically: a replay elsewhere fails here (TF-2)
+        if not await self._store.use_totp_step(user, verified.step, context, address, now):
+            raise TwoFactorFailed("2fa code reused", counted=True)
+
+    async def enrol(self, user: str, secret: str, code: str, *, address: str) -> None:
+        """Enable two-factor with `secret`, proven by `code`, which is then spent (TF-9)."""
+        secret = validate_secret(secret)
+        now = self._clock.now()
+        verified = verify_totp(
+            code=code,
+            secret=secret,
+            at=now,
+            last_step=await self._store.last_totp_step(user),
+            window=self._window,
+        )
+        if verified is None:
+            raise InvalidArgument("The security code is invalid.")
+        sealed = self._box.seal(secret, owner=user)
+        if not await self._store.set_tfa_secret(
+            user, sealed, step=verified.step, address=address, now=now
+        ):
+            raise InvalidArgument("The security code was used already; wait for the next one.")
+
+    async def remove(self, user: str) -> bool:
+        return await self._store.delete_tfa_secret(user)
+
+    async def issuer_for(self, account: Account | None) -> str:
+        """The reseller's own issuer, else its owner's, else the system's, else the hostname."""
+        if account is not None:
+            for owner in (account.user, account.owner):
+                issuer = await self._store.get_issuer(owner)
+                if issuer:
+                    return issuer
+        return await self._store.get_setting(SYSTEM_ISSUER_KEY) or self._hostname
+
+    async def uri(self, account: Account | None, label: str, secret: str) -> str:
+        return otpauth_uri(await self.issuer_for(account), label, secret)
