@@ -17,9 +17,9 @@ from panelauth.core.accounts import Accounts
 from panelauth.core.audit import MemoryAccountingLog, MemorySessionLog
 from panelauth.core.models import Account
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
+from panelauth.core.secretbox import SecretBox
 from panelauth.core.session_manager import SessionManager
 from panelauth.core.sessions import SessionPolicy
-from panelauth.core.secretbox import SecretBox
 from panelauth.core.settings import Settings
 from panelauth.core.two_factor import TwoFactor
 

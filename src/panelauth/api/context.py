@@ -11,9 +11,9 @@ from panelauth.core.audit import AccountingLog
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
-from panelauth.core.two_factor import TwoFactor
 from panelauth.core.settings import Settings
 from panelauth.core.stores import Store
+from panelauth.core.two_factor import TwoFactor
 from panelauth.errors import PermissionDenied
 from panelauth.protocol.services import Service
 

@@ -15,10 +15,10 @@ from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.passwords import HashingPool, PasswordHasher
 from panelauth.core.secretbox import SecretBox, load_or_create_key
 from panelauth.core.session_manager import SessionManager
-from panelauth.core.two_factor import TwoFactor
 from panelauth.core.sessions import IpValidation, SessionPolicy
 from panelauth.core.settings import Settings
 from panelauth.core.token_auth import TokenAuthenticator
+from panelauth.core.two_factor import TwoFactor
 from panelauth.protocol import logformat, sessionlog
 from panelauth.protocol.services import Service
 from panelauth.protocol.sessionlog import Origin, SessionLogLayout
