@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -39,7 +40,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 40.0  # the server's shutdown grace is 30 s
 TARGET_T3_RPS_RATIO = 0.65  # Basic with cache hit ÷ hello, at least
 TARGET_T5_P99_RATIO = 1.5  # auth p99 ÷ hello p99, at most
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+NOISY_OTHER_CPU = 0.10  # cores used by other processes during a run that make it suspect
 WRK_INSTALL_HINT = "wrk is not installed: `apt-get install -y wrk` (Debian package `wrk`)"
 
 
@@ -94,10 +97,18 @@ class Measurement:
     p99_ms: float
     non2xx: int
     errors: str
+    # average cores busy during the run: the server, the load generator, everything else
+    server_cpu: float = float("nan")
+    client_cpu: float = float("nan")
+    other_cpu: float = float("nan")
 
     @property
     def clean(self) -> bool:
         return self.non2xx == 0 and not self.errors
+
+    @property
+    def quiet(self) -> bool:
+        return not self.other_cpu > NOISY_OTHER_CPU
 
 
 @dataclass
@@ -318,6 +329,45 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def _process_cpu_s(pid: int) -> float:
+    """CPU seconds of `pid` and its direct children (the pre-forked workers)."""
+    pids = [pid]
+    with contextlib.suppress(OSError, ValueError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    total = 0.0
+    for each in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    return total
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's reaped children (the finished load generators)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(case: Case, config: Config, duration: int, server_pid: int) -> Measurement:
+    """`load`, plus how many cores the server, the client and everything else used meanwhile."""
+    client_before, server_before = _children_cpu_s(), _process_cpu_s(server_pid)
+    busy_before, _ = _cpu_times()
+    started = time.monotonic()
+    result = load(case, config, duration)
+    elapsed = time.monotonic() - started
+    busy_after, _ = _cpu_times()
+    client = _children_cpu_s() - client_before
+    server = _process_cpu_s(server_pid) - server_before
+    others = max(0.0, (busy_after - busy_before) / CLOCK_TICKS - client - server)
+    return replace(
+        result,
+        server_cpu=server / elapsed,
+        client_cpu=client / elapsed,
+        other_cpu=others / elapsed,
+    )
+
+
 def cpu_busy(interval: float = 1.0) -> float:
     """Share of all CPUs busy over `interval` seconds (nothing of ours runs meanwhile)."""
     try:
@@ -347,6 +397,18 @@ def wait_until_quiet(config: Config) -> float:
 # -- rounds ---------------------------------------------------------------------------------
 
 
+def print_run(label: str, case: str, run: Measurement) -> None:
+    notes = "" if run.clean else f"  WARNING: non-2xx {run.non2xx} {run.errors}"
+    if not run.quiet:
+        notes += "  WARNING: other processes were busy"
+    print(
+        f"{label} {case:<14} {run.rps:>10,.0f} req/s  p50 {run.p50_ms:.2f} ms  "
+        f"p99 {run.p99_ms:.2f} ms  cores: server {run.server_cpu:.2f} "
+        f"client {run.client_cpu:.2f} others {run.other_cpu:.2f}{notes}",
+        flush=True,
+    )
+
+
 def run_round(
     index: int, config: Config, cases: Sequence[Case], data_dir: Path, results: Results
 ) -> None:
@@ -360,14 +422,9 @@ def run_round(
         for case in order:
             verify(case)
             load(case, config, config.warmup)
-            measurement = load(case, config, config.duration)
+            measurement = measure(case, config, config.duration, process.pid)
             results.add(case.name, measurement)
-            note = "" if measurement.clean else f"  WARNING: {measurement}"
-            print(
-                f"round {index + 1}/{config.rounds} {case.name:<14} {measurement.rps:>10,.0f} "
-                f"req/s  p50 {measurement.p50_ms:.2f} ms  p99 {measurement.p99_ms:.2f} ms{note}",
-                flush=True,
-            )
+            print_run(f"round {index + 1}/{config.rounds}", case.name, measurement)
     finally:
         stop_server(process)
 
@@ -386,7 +443,10 @@ def summarise(results: Results) -> dict[str, Any]:
             "p99_ms_median": statistics.median(p99),
             "p99_ms_min": min(p99),
             "p99_ms_max": max(p99),
+            "server_cpu_median": statistics.median(run.server_cpu for run in runs),
+            "other_cpu_max": max(run.other_cpu for run in runs),
             "clean": all(run.clean for run in runs),
+            "quiet": all(run.quiet for run in runs),
         }
     hello, basic = cases["hello"], cases["basic_version"]
     paired = zip(results.by_case["hello"], results.by_case["basic_version"], strict=True)
@@ -417,6 +477,7 @@ def print_table(summary: dict[str, Any]) -> None:
         spread = f"{row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f})"
         p99 = f"{row['p99_ms_median']:.2f} ({row['p99_ms_min']:.2f}-{row['p99_ms_max']:.2f})"
         flag = "" if row["clean"] else "  (errors or non-2xx: see JSON)"
+        flag += "" if row["quiet"] else "  (other processes were busy: noisy)"
         print(f"{name:<14} {spread:>28} {row['p50_ms_median']:>8.2f} {p99:>22}{flag}")
     ratios, targets = summary["ratios"], summary["targets"]
     per_round = ", ".join(f"{value:.1%}" for value in ratios["basic_rps_over_hello_rps_per_round"])

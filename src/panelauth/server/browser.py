@@ -16,7 +16,8 @@ from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import Identity, IdentityKind
 from panelauth.core.session_manager import SessionRefused
 from panelauth.core.sessions import Session, SessionKind, SessionState
-from panelauth.errors import AuthenticationFailed, PanelauthError
+from panelauth.core.two_factor import TwoFactorFailed
+from panelauth.errors import AuthenticationFailed
 from panelauth.protocol.authorization import MalformedCredentials, form_credentials
 from panelauth.protocol.cookies import (
     COOKIE_NAMES,
@@ -32,6 +33,7 @@ from panelauth.server import pages, responses
 from panelauth.server.request_info import RequestInfo
 from panelauth.server.state import ServerState
 from panelauth.server.transfers import Transfers
+from panelauth.server.twofactor_pages import SETUP_PATH, TwoFactorPages
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Browser:
         self.service = listener.service
         self.state = state
         self.transfers = Transfers(listener, state)
+        self.two_factor = TwoFactorPages(listener, state, LANDINGS)
 
     @property
     def cookie_name(self) -> str:
@@ -108,9 +111,10 @@ class Browser:
         try:
             credentials = form_credentials(user, form.get("pass", ""))
             identity = await self.state.authenticator.authenticate(
-                AuthAttempt(credentials, self.service, info.address)
+                AuthAttempt(credentials, self.service, info.address, check_second_factor=False)
             )
-        except (MalformedCredentials, AuthenticationFailed) as failure:
+            state = await self._second_factor(identity, form.get("tfa_token"), info)
+        except (MalformedCredentials, AuthenticationFailed, TwoFactorFailed) as failure:
             detail = failure.reason if isinstance(failure, MalformedCredentials) else failure.detail
             await self._login_failed(request, info, user, detail)
             if json_answer:
@@ -127,7 +131,7 @@ class Browser:
             account=identity.account,
             service=self.service,
             kind=SessionKind.PASSWORD,
-            state=SessionState.ACTIVE,
+            state=state,
             creator=identity.user,
             method="handle_form_login",
             path="form",
@@ -135,7 +139,10 @@ class Browser:
             bind=True,
             user_agent=request.headers.get("User-Agent", ""),
         )
-        self.state.login_log.success(address=info.address, user=identity.user, service=self.service)
+        if state is SessionState.ACTIVE:
+            self.state.login_log.success(
+                address=info.address, user=identity.user, service=self.service
+            )
         token = created.session.security_token
         landing = f"{token}{safe_goto(form.get('goto_uri')) or '/' + LANDINGS[self.service]}"
         cookie = set_cookie_header(self.service, created.cookie_value)
@@ -146,6 +153,18 @@ class Browser:
             response = responses.redirect(302, landing)
         response.headers["Set-Cookie"] = cookie
         return response
+
+    async def _second_factor(
+        self, identity: Identity, code: str | None, info: RequestInfo
+    ) -> SessionState:
+        """D5: a code with the password gives a full session; none gives a pending one."""
+        two_factor = self.state.runtime.two_factor
+        if not await two_factor.required(identity.user):
+            return SessionState.ACTIVE
+        if not code:
+            return SessionState.PENDING_2FA
+        await two_factor.check(identity.user, code, context="session", address=info.address)
+        return SessionState.ACTIVE
 
     async def _login_failed(
         self, request: web.BaseRequest, info: RequestInfo, user: str, detail: str
@@ -266,9 +285,11 @@ class Browser:
         try:
             session, identity = await self.authenticate(request, path, info)
         except SessionRefused as refused:
+            if refused.pending is not None:
+                return await self.two_factor.pending(request, path, info, refused.pending), None
             return self.refusal(refused), None
-        except PanelauthError as error:
-            return responses.text_response(error.status, error.reason), None
+        if path.segments[:1] == (SETUP_PATH,):
+            return await self.two_factor.setup(request, session, identity, info), identity
         if "/".join(path.segments) != LANDINGS[self.service]:
             html = pages.render("not_found.html", self.service, heading="Not Found")
             return responses.html_response(404, html), identity
@@ -277,6 +298,9 @@ class Browser:
     async def _landing(self, session: Session, identity: Identity) -> str:
         token = session.security_token
         links = await self.transfers.links(session, identity)
+        links.append(
+            pages.Link("to-twofactor", f"{token}/{SETUP_PATH}/", "Two-Factor Authentication")
+        )
         api_path, api_name = _landing_api(token, identity)
         return pages.render(
             "landing.html",
