@@ -1,4 +1,4 @@
-"""Two-factor on the wire: pending sessions, tfa_token, X-CPANEL-OTP and its replay rules (D5, D6)."""
+"""Two-factor on the wire: pending sessions, tfa_token, X-CPANEL-OTP, replay rules (D5, D6)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.protocol.envelopes import ACCESS_DENIED_BODY, TWO_FACTOR_FAILED_BODY
 from panelauth.protocol.services import Service
