@@ -182,7 +182,8 @@ async def test_a_broken_secret_fails_closed(
     store = server_state.runtime.store
     sealed = await store.get_tfa_secret("bob")
     assert sealed is not None
-    db = store._db
+    assert isinstance(store, SqliteStore)
+    db = store._db  # simulate on-disk corruption of the sealed secret
     db.execute("UPDATE tfa_configs SET sealed_secret = ? WHERE user = 'bob'", (b"x" * len(sealed),))
     client = await make_client(Service.CPANEL)
     response = await client.get(INFO, headers={**BOB_AUTH, "X-CPANEL-OTP": code_at(enrolled)})
