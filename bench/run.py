@@ -101,6 +101,7 @@ class Measurement:
     server_cpu: float = float("nan")
     client_cpu: float = float("nan")
     other_cpu: float = float("nan")
+    steal_cpu: float = float("nan")  # taken by the hypervisor for other guests
 
     @property
     def clean(self) -> bool:
@@ -108,7 +109,7 @@ class Measurement:
 
     @property
     def quiet(self) -> bool:
-        return not self.other_cpu > NOISY_OTHER_CPU
+        return not self.other_cpu + self.steal_cpu > NOISY_OTHER_CPU
 
 
 @dataclass
@@ -322,11 +323,21 @@ def ratio(numerator: float, denominator: float) -> float:
 # -- background load ------------------------------------------------------------------------
 
 
-def _cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs from /proc/stat."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+@dataclass(frozen=True)
+class CpuTimes:
+    """Jiffies of all CPUs since boot (/proc/stat): busy in this VM, stolen by the host, total."""
+
+    busy: int
+    steal: int
+    total: int
+
+
+def _cpu_times() -> CpuTimes:
+    line = Path("/proc/stat").read_text().split("\n", 1)[0]
+    # user nice system idle iowait irq softirq steal (guest time is already inside user/nice)
+    fields = ([int(value) for value in line.split()[1:9]] + [0] * 8)[:8]
+    total = sum(fields)
+    return CpuTimes(total - fields[3] - fields[4] - fields[7], fields[7], total)
 
 
 def _process_cpu_s(pid: int) -> float:
@@ -352,31 +363,33 @@ def _children_cpu_s() -> float:
 def measure(case: Case, config: Config, duration: int, server_pid: int) -> Measurement:
     """`load`, plus how many cores the server, the client and everything else used meanwhile."""
     client_before, server_before = _children_cpu_s(), _process_cpu_s(server_pid)
-    busy_before, _ = _cpu_times()
+    cpu_before = _cpu_times()
     started = time.monotonic()
     result = load(case, config, duration)
     elapsed = time.monotonic() - started
-    busy_after, _ = _cpu_times()
+    cpu_after = _cpu_times()
     client = _children_cpu_s() - client_before
     server = _process_cpu_s(server_pid) - server_before
-    others = max(0.0, (busy_after - busy_before) / CLOCK_TICKS - client - server)
+    others = max(0.0, (cpu_after.busy - cpu_before.busy) / CLOCK_TICKS - client - server)
     return replace(
         result,
         server_cpu=server / elapsed,
         client_cpu=client / elapsed,
         other_cpu=others / elapsed,
+        steal_cpu=(cpu_after.steal - cpu_before.steal) / CLOCK_TICKS / elapsed,
     )
 
 
 def cpu_busy(interval: float = 1.0) -> float:
     """Share of all CPUs busy over `interval` seconds (nothing of ours runs meanwhile)."""
     try:
-        busy_before, total_before = _cpu_times()
+        before = _cpu_times()
         time.sleep(interval)
-        busy_after, total_after = _cpu_times()
-    except (OSError, ValueError, IndexError):
+        after = _cpu_times()
+    except (OSError, ValueError):
         return float("nan")
-    return ratio(busy_after - busy_before, total_after - total_before)
+    used = after.busy + after.steal - before.busy - before.steal
+    return ratio(used, after.total - before.total)
 
 
 def wait_until_quiet(config: Config) -> float:
@@ -400,11 +413,11 @@ def wait_until_quiet(config: Config) -> float:
 def print_run(label: str, case: str, run: Measurement) -> None:
     notes = "" if run.clean else f"  WARNING: non-2xx {run.non2xx} {run.errors}"
     if not run.quiet:
-        notes += "  WARNING: other processes were busy"
+        notes += "  WARNING: other processes or the host were busy"
     print(
         f"{label} {case:<14} {run.rps:>10,.0f} req/s  p50 {run.p50_ms:.2f} ms  "
         f"p99 {run.p99_ms:.2f} ms  cores: server {run.server_cpu:.2f} "
-        f"client {run.client_cpu:.2f} others {run.other_cpu:.2f}{notes}",
+        f"client {run.client_cpu:.2f} others {run.other_cpu:.2f} steal {run.steal_cpu:.2f}{notes}",
         flush=True,
     )
 
@@ -445,6 +458,7 @@ def summarise(results: Results) -> dict[str, Any]:
             "p99_ms_max": max(p99),
             "server_cpu_median": statistics.median(run.server_cpu for run in runs),
             "other_cpu_max": max(run.other_cpu for run in runs),
+            "steal_cpu_max": max(run.steal_cpu for run in runs),
             "clean": all(run.clean for run in runs),
             "quiet": all(run.quiet for run in runs),
         }
@@ -477,7 +491,7 @@ def print_table(summary: dict[str, Any]) -> None:
         spread = f"{row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f})"
         p99 = f"{row['p99_ms_median']:.2f} ({row['p99_ms_min']:.2f}-{row['p99_ms_max']:.2f})"
         flag = "" if row["clean"] else "  (errors or non-2xx: see JSON)"
-        flag += "" if row["quiet"] else "  (other processes were busy: noisy)"
+        flag += "" if row["quiet"] else "  (others/host busy: noisy)"
         print(f"{name:<14} {spread:>28} {row['p50_ms_median']:>8.2f} {p99:>22}{flag}")
     ratios, targets = summary["ratios"], summary["targets"]
     per_round = ", ".join(f"{value:.1%}" for value in ratios["basic_rps_over_hello_rps_per_round"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from panelauth.api.answers import Answer
+from panelauth.cli import twofactor as tfa_cli
 from panelauth.cli.local import render, run_uapi, run_whmapi1
 from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
 from panelauth.clock import SystemClock
@@ -222,6 +223,48 @@ def accesshash_convert(data_dir: DataDir, user: str) -> None:
     except PanelauthError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Converted {user}'s access hash into the API token “{name}”.")
+
+
+@cli.group()
+def twofactor() -> None:
+    """Two-factor authentication of a user (root, an account or a mailbox)."""
+
+
+@twofactor.command("enrol")
+@click.option("--user", default="root", show_default=True)
+@click.pass_obj
+def twofactor_enrol(data_dir: DataDir, user: str) -> None:
+    """Show a QR code in the terminal, then enable two-factor with a first code."""
+
+    def ask(qr: str, secret: str) -> str:
+        click.echo(qr)
+        click.echo(f"Key: {secret}")
+        return str(click.prompt("Security code from your app"))
+
+    try:
+        asyncio.run(tfa_cli.enrol(data_dir, user, ask))
+    except PanelauthError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Two-factor authentication is on for {user}; its other sessions were ended.")
+
+
+@twofactor.command("status")
+@click.option("--user", default="root", show_default=True)
+@click.pass_obj
+def twofactor_status(data_dir: DataDir, user: str) -> None:
+    """Whether the policy is on and the user is enrolled."""
+    policy, enrolled = asyncio.run(tfa_cli.status(data_dir, user))
+    click.echo(f"policy: {'on' if policy else 'off'}; {user}: {'on' if enrolled else 'off'}")
+
+
+@twofactor.command("remove")
+@click.option("--user", default="root", show_default=True)
+@click.pass_obj
+def twofactor_remove(data_dir: DataDir, user: str) -> None:
+    """Turn two-factor off for a user (and end its sessions)."""
+    if not asyncio.run(tfa_cli.remove(data_dir, user)):
+        raise click.ClickException(f"{user} has no two-factor configuration.")
+    click.echo(f"Two-factor authentication is off for {user}.")
 
 
 def main() -> None:

@@ -1,0 +1,65 @@
+"""`panelauth twofactor ...`: enrol with a QR code in the terminal, status, remove."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import segno
+
+from panelauth.clock import SystemClock
+from panelauth.core.totp import generate_secret
+from panelauth.errors import NotFound
+from panelauth.server.datadir import DataDir
+from panelauth.server.state import build_state
+
+LOCAL_ADDRESS = "127.0.0.1"
+
+
+def terminal_qr(uri: str) -> str:
+    buffer = io.StringIO()
+    segno.make(uri, error="m").terminal(out=buffer, compact=True)
+    return buffer.getvalue()
+
+
+async def enrol(data_dir: DataDir, user: str, ask_code: Callable[[str, str], str]) -> str:
+    """Generate a secret for `user`, show it via `ask_code(qr, secret)`, enable it with the code."""
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        store, two_factor = state.runtime.store, state.runtime.two_factor
+        if "@" in user:  # a mailbox: the issuer follows its account
+            mailbox = await store.get_mailbox(user)
+            account = await store.get_account(mailbox.account) if mailbox else None
+        else:
+            account = await store.get_account(user)
+        if account is None:
+            raise NotFound(f"The user “{user}” does not exist.")
+        secret = generate_secret()
+        uri = await two_factor.uri(account, user, secret)
+        code = ask_code(terminal_qr(uri), secret)
+        await two_factor.enrol(user, secret, code.strip(), address=LOCAL_ADDRESS)
+        await state.sessions.purge_user(user, "kill")
+        return uri
+    finally:
+        state.close()
+
+
+async def status(data_dir: DataDir, user: str) -> tuple[bool, bool]:
+    """(policy enabled, user enrolled)."""
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        two_factor = state.runtime.two_factor
+        return await two_factor.policy_enabled(), await two_factor.enrolled(user)
+    finally:
+        state.close()
+
+
+async def remove(data_dir: DataDir, user: str) -> bool:
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        removed = await state.runtime.two_factor.remove(user)
+        if removed:
+            await state.sessions.purge_user(user, "kill")
+        return removed
+    finally:
+        state.close()
