@@ -5,11 +5,23 @@ from __future__ import annotations
 from panelauth.api.registry import Registry
 from panelauth.api.uapi import account, email
 from panelauth.api.uapi import tokens as cpanel_tokens
-from panelauth.api.whm import accounts, featurelists, info, resellers, tokens
+from panelauth.api.uapi import twofactor as cpanel_twofactor
+from panelauth.api.whm import accounts, featurelists, info, resellers, tokens, twofactor
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (info, accounts, resellers, featurelists, tokens, account, email, cpanel_tokens):
+    for module in (
+        info,
+        accounts,
+        resellers,
+        featurelists,
+        tokens,
+        twofactor,
+        account,
+        email,
+        cpanel_tokens,
+        cpanel_twofactor,
+    ):
         registry.include(module.registry)
     return registry

@@ -1,0 +1,72 @@
+"""UAPI `TwoFactorAuth` (w§13.2): a user's own second factor; feature `twofactorauth`.
+
+Webmail-safe: in Webmail the two-factor identity is the logged-in mailbox (its address is the
+otpauth label, w§13.3); on cPanel and through WHM it is the account user. Enrolling or
+removing ends the identity's other sessions with `kill` (w§9, TF-9).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from panelauth.api.context import CallContext
+from panelauth.api.registry import Api, Registry
+from panelauth.api.whm.twofactor import purge_other_sessions, require_policy
+from panelauth.core.models import Account
+from panelauth.core.totp import generate_secret
+from panelauth.protocol.params import Params
+
+registry = Registry()
+MODULE = "TwoFactorAuth"
+FEATURE = "twofactorauth"
+
+
+def _identity(ctx: CallContext) -> tuple[str, Account]:
+    """The two-factor identity of this call and the cPanel account behind it."""
+    account = ctx.acting_account()
+    return ctx.mailbox or account.user, account
+
+
+@registry.cpanel(Api.UAPI, MODULE, "get_user_configuration", feature=FEATURE, webmail_safe=True)
+async def get_user_configuration(ctx: CallContext, args: Params) -> dict[str, Any]:
+    user, account = _identity(ctx)
+    two_factor = ctx.runtime.two_factor
+    if not await two_factor.enrolled(user):
+        return {"is_enabled": 0}
+    return {"is_enabled": 1, "issuer": await two_factor.issuer_for(account)}
+
+
+@registry.cpanel(
+    Api.UAPI, MODULE, "generate_user_configuration", feature=FEATURE, webmail_safe=True
+)
+async def generate_user_configuration(ctx: CallContext, args: Params) -> dict[str, str]:
+    """A fresh secret and its otpauth URI; nothing is stored or enabled (w§13.3)."""
+    user, account = _identity(ctx)
+    await require_policy(ctx)
+    secret = generate_secret()
+    return {
+        "secret": secret,
+        "otpauth_str": await ctx.runtime.two_factor.uri(account, user, secret),
+    }
+
+
+@registry.cpanel(Api.UAPI, MODULE, "set_user_configuration", feature=FEATURE, webmail_safe=True)
+async def set_user_configuration(ctx: CallContext, args: Params) -> dict[str, int]:
+    """Enable two-factor with a secret proven by a current code, which is then spent (TF-9)."""
+    user, _ = _identity(ctx)
+    await require_policy(ctx)
+    secret, code = args.require("secret"), args.require("tfa_token")
+    await ctx.runtime.two_factor.enrol(user, secret, code, address=ctx.client_address)
+    await purge_other_sessions(ctx, user)
+    ctx.runtime.accounting.record("TWOFACTORAUTH_SET", ctx.identity.user, user)
+    return {"tfa_configured": 1}
+
+
+@registry.cpanel(Api.UAPI, MODULE, "remove_user_configuration", feature=FEATURE, webmail_safe=True)
+async def remove_user_configuration(ctx: CallContext, args: Params) -> dict[str, int]:
+    user, _ = _identity(ctx)
+    removed = await ctx.runtime.two_factor.remove(user)
+    if removed:
+        await purge_other_sessions(ctx, user)
+        ctx.runtime.accounting.record("TWOFACTORAUTH_REMOVE", ctx.identity.user, user)
+    return {"tfa_removed": int(removed)}
