@@ -38,7 +38,7 @@ async def enrol(data_dir: DataDir, user: str, ask_code: Callable[[str, str], str
         uri = await two_factor.uri(account, user, secret)
         code = ask_code(terminal_qr(uri), secret)
         await two_factor.enrol(user, secret, code.strip(), address=LOCAL_ADDRESS)
-        await state.sessions.purge_user(user, "kill")
+        await state.sessions.purge_identity(user, "kill")
         return uri
     finally:
         state.close()
@@ -59,7 +59,7 @@ async def remove(data_dir: DataDir, user: str) -> bool:
     try:
         removed = await state.runtime.two_factor.remove(user)
         if removed:
-            await state.sessions.purge_user(user, "kill")
+            await state.sessions.purge_identity(user, "kill")
         return removed
     finally:
         state.close()

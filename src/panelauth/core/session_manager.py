@@ -116,6 +116,18 @@ class SessionManager:
                 count += 1
         return count
 
+    async def purge_identity(
+        self, user: str, reason: str, *, keep: str | None = None, address: str | None = None
+    ) -> int:
+        """End the sessions whose identity is exactly `user` (not its account's mailboxes)."""
+        count = 0
+        for session in await self._store.sessions_of(user):
+            if session.user != user or session.session_id == keep:
+                continue
+            if await self.purge(session.session_id, reason, address):
+                count += 1
+        return count
+
     async def live(self, cookie_values: list[str], service: Service) -> list[tuple[Session, str]]:
         """Sessions of this service whose secret matches one of the cookie values."""
         found = []

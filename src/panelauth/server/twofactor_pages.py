@@ -152,7 +152,7 @@ class TwoFactorPages:
                 "set": "twofactorauth_set_tfa_config",
                 "remove": "twofactorauth_remove_user_config",
             }
-            if verb == "remove":
+            if verb in ("remove", "get"):
                 args = Params([("user", identity.user)])
             return await dispatcher.whm1(identity, names[verb], args, client_address=info.address)
         names = {

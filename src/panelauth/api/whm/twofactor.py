@@ -35,15 +35,13 @@ async def require_policy(ctx: CallContext) -> None:
 
 
 async def purge_other_sessions(ctx: CallContext, user: str) -> int:
-    """End the sessions of the two-factor identity `user`, except the caller's own (w§9)."""
-    purged = 0
-    for session in await ctx.store.sessions_of(user):
-        # sessions_of also returns the account's mailboxes, whose second factor is their own
-        if session.user != user or session.session_id == ctx.identity.session_id:
-            continue
-        if await ctx.runtime.sessions.purge(session.session_id, KILL, ctx.client_address):
-            purged += 1
-    return purged
+    """End the sessions of the two-factor identity `user`, except the caller's own (w§9).
+
+    Only that identity: the account's mailboxes have second factors of their own.
+    """
+    return await ctx.runtime.sessions.purge_identity(
+        user, KILL, keep=ctx.identity.session_id, address=ctx.client_address
+    )
 
 
 def _require_others_acl(ctx: CallContext) -> None:
