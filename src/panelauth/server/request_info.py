@@ -76,7 +76,9 @@ def _cross_site(request: web.BaseRequest, listener: Listener) -> bool:
     if headers.get("Sec-Fetch-Site") == "cross-site":
         return True
     origin = headers.get("Origin")
-    if origin is None:
+    # With Referrer-Policy: no-referrer, browsers send "Origin: null" even for same-origin form
+    # posts; then Sec-Fetch-Site (checked above) decides, and the /cpsess token still guards.
+    if origin is None or origin == "null":
         return False
     default_port = 443 if listener.tls else 80
     try:
