@@ -5,7 +5,9 @@ low-level server (`CalmServer`) as the real endpoints, so that the ratio
 "authenticated request ÷ hello-world" cancels out machine speed (../shared/perf, "Proposed
 targets"). This script mirrors `panelauth.server.listeners` (bind once, optional pre-fork, one
 store connection per worker opened after the fork) and adds one extra TLS port whose handler
-answers `{"hello":"world"}` and does nothing else.
+answers `{"hello":"world"}` and does nothing else. The mirror is by hand: when `_worker` changes,
+follow it here. Left out on purpose: the session sweeper task (first run 60 s after start, so
+never during a benchmark round).
 
 usage: python bench/hello_server.py --data-dir DIR [--port-offset K] [--hello-port P]
                                     [--workers N] [--host 127.0.0.1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import lru_cache
 
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
 from panelauth.backends.sqlite_sessions import SessionTables
@@ -23,6 +24,11 @@ _MAILBOX_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=1024)
+def _acls(stored: str) -> frozenset[str]:
+    return frozenset(json.loads(stored))  # the few distinct ACL sets are parsed once
+
+
 def _account(row: sqlite3.Row) -> Account:
     return Account(
         user=row[0],
@@ -35,7 +41,7 @@ def _account(row: sqlite3.Row) -> Account:
         suspended=bool(row[7]),
         suspend_reason=row[8],
         is_reseller=bool(row[9]),
-        acls=frozenset(json.loads(row[10])),
+        acls=_acls(row[10]),
         created_at=row[11],
         credential_version=row[12],
     )

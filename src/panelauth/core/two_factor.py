@@ -67,9 +67,9 @@ class TwoFactor:
 
     async def required(self, user: str) -> bool:
         """Whether `user` must give a code: enrolled while the policy is on."""
-        if not await self.policy_enabled():
-            return False
-        return await self._store.get_tfa_secret(user) is not None
+        if await self._store.get_tfa_secret(user) is None:
+            return False  # checked first: most users are not enrolled, one lookup for them
+        return await self.policy_enabled()
 
     async def enrolled(self, user: str) -> bool:
         return await self._store.get_tfa_secret(user) is not None

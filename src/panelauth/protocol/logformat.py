@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 REDACTED_PARAMETERS = frozenset(
@@ -16,8 +17,15 @@ REDACTED_PARAMETERS = frozenset(
 MAX_REQUEST_LINE_LOGGED = 2048
 
 
+_NEEDS_ESCAPE = re.compile(r"[^\x20-\x7e]")
+_NEEDS_ESCAPE_QUOTED = re.compile(r'[^\x20-\x7e]|["\\]')
+_MAYBE_SECRET = re.compile(r"pass|session|tfa_token|secret|token|key|crt|cabundle", re.IGNORECASE)
+
+
 def escape(value: str, *, quoted: bool = False) -> str:
     """Escape a value for a log line (w§14.4)."""
+    if not (_NEEDS_ESCAPE_QUOTED if quoted else _NEEDS_ESCAPE).search(value):
+        return value  # the common case: nothing to escape
     try:  # bytes smuggled in by surrogateescape come back as themselves
         raw = value.encode("utf-8", errors="surrogateescape")
     except UnicodeEncodeError:  # any other lone surrogate: its UTF-8 form, escaped
@@ -34,7 +42,7 @@ def escape(value: str, *, quoted: bool = False) -> str:
 def redact_target(target: str) -> str:
     """The request target with secret-bearing query values replaced by `***` (w§14.3)."""
     path, question, query = target.partition("?")
-    if not question or not query:
+    if not question or not query or not _MAYBE_SECRET.search(query):
         return target
     pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
     if not any(key.lower() in REDACTED_PARAMETERS for key, _ in pairs):
@@ -56,12 +64,22 @@ def request_line(method: str, target: str, version: str) -> str:
     return line[:MAX_REQUEST_LINE_LOGGED]
 
 
+@lru_cache(maxsize=8)
+def _cpsrvd_second(second: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(second))
+
+
+@lru_cache(maxsize=8)
+def _access_second(second: int) -> str:
+    return time.strftime("%m/%d/%Y:%H:%M:%S -0000", time.gmtime(second))
+
+
 def _cpsrvd_time(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(at))
+    return _cpsrvd_second(int(at))  # formatted once per second, not once per line
 
 
 def _access_time(at: float) -> str:
-    return time.strftime("%m/%d/%Y:%H:%M:%S -0000", time.gmtime(at))
+    return _access_second(int(at))
 
 
 def access_line(

@@ -87,22 +87,24 @@ class Gateway:
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         identity: Identity | None = None
+        address = self._client_address(request)
         try:
-            response, identity = await self._handle(request)
+            response, identity = await self._handle(request, address)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, self.listener.port)
             response = responses.text_response(500, "Internal Server Error")
-        self._log_access(request, response, identity)
+        self._log_access(request, response, identity, address)
         return response
 
-    async def _handle(self, request: web.BaseRequest) -> tuple[web.StreamResponse, Identity | None]:
+    async def _handle(
+        self, request: web.BaseRequest, address: str
+    ) -> tuple[web.StreamResponse, Identity | None]:
         raw_path, _, query = request.raw_path.partition("?")
         try:
             path = parse_path(raw_path)
         except BadPath:
             return responses.text_response(400, "Bad Request"), None
         target = classify(path.segments)
-        address = self._client_address(request)
         info = RequestInfo.of(request, self.listener, address, self.state.settings.max_body_bytes)
         if path.segments[:1] == ("xml-api",):
             return responses.text_response(404, "Not Found"), None  # w§1.6: XML is not served
@@ -369,11 +371,15 @@ class Gateway:
         )
 
     def _log_access(
-        self, request: web.BaseRequest, response: web.StreamResponse, identity: Identity | None
+        self,
+        request: web.BaseRequest,
+        response: web.StreamResponse,
+        identity: Identity | None,
+        address: str,
     ) -> None:
         size = response.content_length or 0
         self.state.access_log.write(
-            address=self._client_address(request),
+            address=address,
             user=identity.user if identity else None,
             request=request_line(request.method, request.raw_path, _version(request)),
             status=response.status,

@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
 import weakref
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 _OPEN_FILES: weakref.WeakSet[LogFile] = weakref.WeakSet()
 _CHECK_INTERVAL = 1.0
@@ -96,7 +97,8 @@ class JsonLinesLog:
         self._file = LogFile(path)
 
     def write(self, **fields: Any) -> None:
-        self._file.write_line(json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
+        # a JSON encoder escapes control characters, so one document is always one line
+        self._file.write_line(orjson.dumps(fields).decode())
 
     def close(self) -> None:
         self._file.close()

@@ -18,7 +18,9 @@ class RequestInfo:
     listener: Listener
     address: str
     query: str
-    request_line: str
+    method: str
+    raw_path: str
+    version: str
     max_body: int
     cross_site: bool = False
     top_level_navigation: bool = False
@@ -28,19 +30,25 @@ class RequestInfo:
     def of(
         cls, request: web.BaseRequest, listener: Listener, address: str, max_body: int
     ) -> RequestInfo:
-        version = f"HTTP/{request.version.major}.{request.version.minor}"
         headers = request.headers
         return cls(
             listener=listener,
             address=address,
             query=request.raw_path.partition("?")[2],
-            request_line=request_line(request.method, request.raw_path, version),
+            method=request.method,
+            raw_path=request.raw_path,
+            version=f"HTTP/{request.version.major}.{request.version.minor}",
             max_body=max_body,
             cross_site=_cross_site(request, listener),
             top_level_navigation=(
                 request.method == "GET" and headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
             ),
         )
+
+    @property
+    def request_line(self) -> str:
+        """The redacted request line for logs (w§14.3)."""
+        return request_line(self.method, self.raw_path, self.version)
 
     async def body(self, request: web.BaseRequest) -> bytes:
         if self._body is None:
