@@ -42,8 +42,10 @@ def escape(value: str, *, quoted: bool = False) -> str:
 def redact_target(target: str) -> str:
     """The request target with secret-bearing query values replaced by `***` (w§14.3)."""
     path, question, query = target.partition("?")
-    if not question or not query or not _MAYBE_SECRET.search(query):
+    if not question or not query:
         return target
+    if "%" not in query and "+" not in query and not _MAYBE_SECRET.search(query):
+        return target  # no secret-bearing name, even encoded: nothing to redact
     pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
     if not any(key.lower() in REDACTED_PARAMETERS for key, _ in pairs):
         return target
