@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,10 @@ from panelauth.server.tls import server_context
 log = logging.getLogger(__name__)
 
 
+# An extra TLS site on a bound socket, e.g. the benchmark's hello-world baseline
+ExtraSite = tuple[socket.socket, Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]]
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     data_dir: DataDir
@@ -43,6 +48,7 @@ class ServeOptions:
     workers: int = 1
     cert: Path | None = None
     key: Path | None = None
+    extra_sites: tuple[ExtraSite, ...] = ()  # served with the same TLS context
 
 
 def bind_sockets(host: str, listeners: tuple[Listener, ...]) -> list[socket.socket]:
@@ -129,6 +135,11 @@ async def _worker(
         )
         await runner.setup()
         await web.SockSite(runner, sock, ssl_context=tls if listener.tls else None).start()
+        runners.append(runner)
+    for sock, handler in options.extra_sites:
+        runner = web.ServerRunner(CalmServer(handler), handle_signals=False)
+        await runner.setup()
+        await web.SockSite(runner, sock, ssl_context=tls).start()
         runners.append(runner)
 
     sweeper = asyncio.create_task(_sweep_sessions(state))
