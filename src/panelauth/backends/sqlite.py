@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from functools import lru_cache
+from typing import Any
 
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
 from panelauth.backends.sqlite_sessions import SessionTables
@@ -29,7 +30,13 @@ def _acls(stored: str) -> frozenset[str]:
     return frozenset(json.loads(stored))  # the few distinct ACL sets are parsed once
 
 
-def _account(row: sqlite3.Row) -> Account:
+@lru_cache(maxsize=4096)
+def _account(row: tuple[Any, ...]) -> Account:
+    """An Account from a row; identical rows give the same (immutable) record, built once."""
+    return _build_account(row)
+
+
+def _build_account(row: tuple[Any, ...]) -> Account:
     return Account(
         user=row[0],
         domain=row[1],

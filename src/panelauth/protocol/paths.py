@@ -25,8 +25,16 @@ class RequestPath:
         return "/" + "/".join(self.segments)
 
 
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)+/?")
+
+
 def parse_path(raw_path: str) -> RequestPath:
     """Split, remove dot-segments (RFC 3986 §5.2.4), decode each segment once (w§1.6)."""
+    if _PLAIN_PATH.fullmatch(raw_path):
+        # the common case: nothing to decode or remove, so splitting is all there is to do
+        plain = raw_path[1:].split("/")
+        first_token = "/" + plain.pop(0) if _CPSESS_SEGMENT.match(plain[0]) else None
+        return RequestPath(tuple(plain), first_token)
     if not raw_path.startswith("/"):
         raise BadPath("path must be absolute")
     output: list[str] = []
