@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import lru_cache
+from typing import Any
 
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.core.sessions import Session, SessionKind, SessionState
@@ -16,7 +18,13 @@ _COLUMNS = (
 )
 
 
-def _session(row: sqlite3.Row) -> Session:
+@lru_cache(maxsize=4096)
+def _session(row: tuple[Any, ...]) -> Session:
+    """Identical rows give the same immutable record, built once."""
+    return _build_session(row)
+
+
+def _build_session(row: tuple[Any, ...]) -> Session:
     return Session(
         session_id=row[0],
         secret_hash=row[1],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import lru_cache
+from typing import Any
 
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.core.tokens import ApiToken, TokenKind
@@ -12,7 +14,13 @@ from panelauth.errors import StoreUnavailable
 _TOKEN_COLUMNS = "owner, kind, name, digest, created_at, expires_at, acls, whitelist_ips"
 
 
-def _token(row: sqlite3.Row) -> ApiToken:
+@lru_cache(maxsize=4096)
+def _token(row: tuple[Any, ...]) -> ApiToken:
+    """Identical rows give the same immutable record, built once."""
+    return _build_token(row)
+
+
+def _build_token(row: tuple[Any, ...]) -> ApiToken:
     return ApiToken(
         owner=row[0],
         kind=TokenKind(row[1]),
