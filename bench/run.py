@@ -1,14 +1,20 @@
-"""Benchmark: Basic-authenticated WHM API call vs hello-world, in the same panelauth process.
+"""Benchmark: authenticated panelauth requests vs hello-world, in the same panelauth process.
 
 Method (../shared/perf/README.md, "Proposed targets"): one server worker pinned to core 0, the
 load generator pinned to core 1, `wrk -t2 -c64 -d10s --latency` over TLS after a 2 s warm-up,
 interleaved rounds (a fresh server per round, case order alternating), medians reported.
 
-Cases, both served by `bench/hello_server.py` (the real panelauth worker stack + one extra port):
+Cases, all served by `bench/hello_server.py` (`panelauth.server.listeners.serve` with the hello
+port as an extra site of the real worker):
 
 * hello: `GET /` on the hello port -> `{"hello":"world"}` (same loop, same TLS context)
-* basic: `GET /json-api/version?api.version=1` on the WHM TLS port, `Authorization: Basic root:PW`
-  (after the first request every request is a credential-cache hit)
+* basic_version: `GET /json-api/version?api.version=1` on the WHM TLS port,
+  `Authorization: Basic root:PW` (every measured request is a credential-cache hit)
+* token_version: the same call with `Authorization: whm root:TOKEN` (an API token made with
+  `whmapi1 api_token_create` before the rounds)
+* session_uapi: `GET /cpsess.../execute/DomainInfo/list_domains` on the cPanel TLS port with
+  `Cookie: cpsession=...`, from a `POST /login/?login_only=1` made in each round once the
+  server is up (the account is made with `whmapi1 createacct` before the rounds)
 
 Needs `wrk` (Debian: `apt-get install -y wrk`); without it a small Python load generator
 (bench/loadgen.py) is used and its absolute figures are not comparable with wrk's.
@@ -22,6 +28,7 @@ import argparse
 import base64
 import contextlib
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -38,6 +45,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -50,13 +58,11 @@ HELLO_SERVER = BENCH_DIR / "hello_server.py"
 LOADGEN = BENCH_DIR / "loadgen.py"
 RESULTS_DIR = BENCH_DIR / "results"
 
-WHM_TLS_PORT = 2087
+CPANEL_TLS_PORT, WHM_TLS_PORT = 2083, 2087
 DEFAULT_PORT_OFFSET = 10000
 SERVER_CORE, CLIENT_CORE = 0, 1
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 40.0  # the server's shutdown grace is 30 s
-TARGET_T3_RPS_RATIO = 0.65  # Basic with cache hit ÷ hello, at least
-TARGET_T5_P99_RATIO = 1.5  # auth p99 ÷ hello p99, at most
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 NOISY_OTHER_CPU = 0.10  # cores used by other processes during a run that make it suspect
 WRK_INSTALL_HINT = "wrk is not installed: `apt-get install -y wrk` (Debian package `wrk`)"
@@ -88,6 +94,52 @@ class Case:
     url: str
     headers: tuple[str, ...]
     check: Callable[[int, bytes], bool]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the cases authenticate with; made once, before the rounds."""
+
+    root_password: str
+    token: str
+    user: str
+    user_password: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """One browser login: the cookie value as sent (still %-encoded) and the /cpsess token."""
+
+    cookie: str
+    security_token: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """`case` ÷ hello on `metric` ("rps": at least `bound`; "p99": at most `bound`)."""
+
+    case: str
+    metric: str
+    bound: float
+    source: str
+    binding: bool = True  # False: shown for reference, not a target of this benchmark
+
+    @property
+    def label(self) -> str:
+        relation = f">= {self.bound:.0%}" if self.metric == "rps" else f"<= {self.bound:g}x"
+        return f"{self.case} {self.metric} / hello {relation} ({self.source})"
+
+    def meets(self, value: float) -> bool:
+        return value >= self.bound if self.metric == "rps" else value <= self.bound
+
+
+CASE_ORDER = ("hello", "basic_version", "token_version", "session_uapi")
+TARGETS = (
+    Target("token_version", "rps", 0.80, "issue 3"),
+    Target("token_version", "p99", 2.0, "issue 3"),
+    Target("session_uapi", "rps", 0.70, "issue 4"),
+    Target("basic_version", "rps", 0.65, "perf study T3, reference", binding=False),
+)
 
 
 @dataclass(frozen=True)
@@ -125,23 +177,52 @@ def _hello_ok(status: int, body: bytes) -> bool:
     return status == 200 and json.loads(body) == {"hello": "world"}
 
 
-def _whm_ok(status: int, body: bytes) -> bool:
+def _whm_version_ok(status: int, body: bytes) -> bool:
     document = json.loads(body)
-    return status == 200 and document.get("metadata", {}).get("result") == 1
+    return (
+        status == 200
+        and document.get("metadata", {}).get("result") == 1
+        and bool(document.get("data", {}).get("version"))
+    )
 
 
-def build_cases(config: Config, password: str) -> list[Case]:
-    credential = base64.b64encode(f"root:{password}".encode()).decode("ascii")
-    whm = WHM_TLS_PORT + config.port_offset
+def _list_domains_ok(status: int, body: bytes) -> bool:
+    document = json.loads(body)
+    return (
+        status == 200
+        and document.get("status") == 1
+        and document.get("data", {}).get("main_domain") == BENCH_DOMAIN
+    )
+
+
+BENCH_USER, BENCH_DOMAIN = "bench", "bench.example"
+
+
+def fixed_cases(config: Config, credentials: Credentials) -> list[Case]:
+    """The cases that need no per-round login."""
+    basic = base64.b64encode(f"root:{credentials.root_password}".encode()).decode("ascii")
+    version = f"https://127.0.0.1:{WHM_TLS_PORT + config.port_offset}/json-api/version"
+    version += "?api.version=1"
     return [
         Case("hello", f"https://127.0.0.1:{config.hello_port}/", (), _hello_ok),
+        Case("basic_version", version, (f"Authorization: Basic {basic}",), _whm_version_ok),
         Case(
-            "basic_version",
-            f"https://127.0.0.1:{whm}/json-api/version?api.version=1",
-            (f"Authorization: Basic {credential}",),
-            _whm_ok,
+            "token_version",
+            version,
+            (f"Authorization: whm root:{credentials.token}",),
+            _whm_version_ok,
         ),
     ]
+
+
+def session_case(config: Config, session: Session) -> Case:
+    port = CPANEL_TLS_PORT + config.port_offset
+    return Case(
+        "session_uapi",
+        f"https://127.0.0.1:{port}{session.security_token}/execute/DomainInfo/list_domains",
+        (f"Cookie: cpsession={session.cookie}",),
+        _list_domains_ok,
+    )
 
 
 # -- the server -----------------------------------------------------------------------------
@@ -161,10 +242,35 @@ def panelauth_command() -> str:
     return found
 
 
-def init_data_dir(data_dir: Path, password: str) -> None:
-    env = dict(os.environ, PANELAUTH_ROOT_PASSWORD=password)
+def _whmapi1(data_dir: Path, *arguments: str) -> dict[str, Any]:
+    command = [panelauth_command(), "--data-dir", str(data_dir), "whmapi1", "--output=json"]
+    done = subprocess.run([*command, *arguments], capture_output=True, text=True, check=True)
+    document: dict[str, Any] = json.loads(done.stdout)
+    if document.get("metadata", {}).get("result") != 1:
+        raise SystemExit(f"whmapi1 {arguments[0]} failed: {done.stdout}")
+    return document
+
+
+def init_data_dir(data_dir: Path) -> Credentials:
+    """`panelauth init`, an API token for root and a cPanel account, via the CLI."""
+    credentials = Credentials(
+        root_password=secrets.token_urlsafe(18),
+        token="",
+        user=BENCH_USER,
+        user_password=f"Bench-{secrets.token_urlsafe(18)}",
+    )
+    env = dict(os.environ, PANELAUTH_ROOT_PASSWORD=credentials.root_password)
     command = [panelauth_command(), "--data-dir", str(data_dir), "init"]
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    created = _whmapi1(data_dir, "api_token_create", "token_name=bench")
+    _whmapi1(
+        data_dir,
+        "createacct",
+        f"username={credentials.user}",
+        f"domain={BENCH_DOMAIN}",
+        f"password={credentials.user_password}",
+    )
+    return replace(credentials, token=str(created["data"]["token"]))
 
 
 def server_ports(config: Config) -> list[int]:
@@ -212,14 +318,19 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def fetch(case: Case) -> tuple[int, bytes]:
+def _insecure_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the data dir's self-signed certificate
+    return context
+
+
+def fetch(case: Case) -> tuple[int, bytes]:
     request = urllib.request.Request(case.url)  # noqa: S310 - https to 127.0.0.1 only
     for header in case.headers:
         name, _, value = header.partition(":")
         request.add_header(name.strip(), value.strip())
+    context = _insecure_context()
     try:
         with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310
             return int(response.status), bytes(response.read())
@@ -227,13 +338,40 @@ def fetch(case: Case) -> tuple[int, bytes]:
         return int(error.code), bytes(error.read())
 
 
-def wait_ready(process: subprocess.Popen[bytes], cases: Sequence[Case], log: Path) -> None:
+def login(config: Config, credentials: Credentials) -> Session:
+    """`POST /login/?login_only=1` on the cPanel TLS port: the cpsession cookie and the token."""
+    port = CPANEL_TLS_PORT + config.port_offset
+    form = {"user": credentials.user, "pass": credentials.user_password}
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{port}/login/?login_only=1",
+        data=urllib.parse.urlencode(form).encode("ascii"),
+        method="POST",
+    )
+    context = _insecure_context()
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310
+            cookies = response.headers.get_all("Set-Cookie") or []
+            document = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        raise SystemExit(f"login failed: {error.code} {error.read()[:300]!r}") from None
+    values = [
+        cookie.split(";", 1)[0].removeprefix("cpsession=")
+        for cookie in cookies
+        if cookie.startswith("cpsession=")
+    ]
+    token = document.get("security_token")
+    if document.get("status") != 1 or not values or not isinstance(token, str):
+        raise SystemExit(f"login failed: {document!r}, cookies {cookies!r}")
+    return Session(cookie=values[0], security_token=token)
+
+
+def wait_ready(process: subprocess.Popen[bytes], probe: Case, log: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the server exited ({process.returncode}):\n{log.read_text()}")
         with contextlib.suppress(OSError):
-            fetch(cases[0])
+            fetch(probe)
             return
         time.sleep(0.2)
     raise SystemExit(
@@ -427,15 +565,20 @@ def print_run(label: str, case: str, run: Measurement) -> None:
 
 
 def run_round(
-    index: int, config: Config, cases: Sequence[Case], data_dir: Path, results: Results
+    index: int, config: Config, credentials: Credentials, data_dir: Path, results: Results
 ) -> None:
-    """A fresh server; every case once (order alternates per round), warm-up then measure."""
-    order = list(cases) if index % 2 == 0 else list(reversed(cases))
+    """A fresh server and login; every case once (order alternates), warm-up then measure."""
     log = data_dir.parent / "server.log"
     results.busy_before_round.append(wait_until_quiet(config))
     process = start_server(config, data_dir, log)
     try:
-        wait_ready(process, cases, log)
+        fixed = fixed_cases(config, credentials)
+        wait_ready(process, fixed[0], log)
+        by_name = {case.name: case for case in fixed}
+        by_name["session_uapi"] = session_case(config, login(config, credentials))
+        order = [by_name[name] for name in CASE_ORDER]
+        if index % 2:
+            order.reverse()
         for case in order:
             verify(case)
             load(case, config, config.warmup)
@@ -446,71 +589,103 @@ def run_round(
         stop_server(process)
 
 
-def summarise(results: Results) -> dict[str, Any]:
-    """Medians and ranges per case, and the ratios the targets are stated in."""
-    cases: dict[str, Any] = {}
-    for name, runs in results.by_case.items():
-        rps = [run.rps for run in runs]
-        p99 = [run.p99_ms for run in runs]
-        cases[name] = {
-            "rps_median": statistics.median(rps),
-            "rps_min": min(rps),
-            "rps_max": max(rps),
-            "p50_ms_median": statistics.median(run.p50_ms for run in runs),
-            "p99_ms_median": statistics.median(p99),
-            "p99_ms_min": min(p99),
-            "p99_ms_max": max(p99),
-            "server_cpu_median": statistics.median(run.server_cpu for run in runs),
-            "other_cpu_max": max(run.other_cpu for run in runs),
-            "steal_cpu_max": max(run.steal_cpu for run in runs),
-            "clean": all(run.clean for run in runs),
-            "quiet": all(run.quiet for run in runs),
-        }
-    hello, basic = cases["hello"], cases["basic_version"]
-    paired = zip(results.by_case["hello"], results.by_case["basic_version"], strict=True)
-    per_round = [ratio(b.rps, h.rps) for h, b in paired]
-    rps_ratio = ratio(basic["rps_median"], hello["rps_median"])
-    p99_ratio = ratio(basic["p99_ms_median"], hello["p99_ms_median"])
+def _case_summary(runs: Sequence[Measurement]) -> dict[str, Any]:
+    rps = [run.rps for run in runs]
+    p99 = [run.p99_ms for run in runs]
     return {
-        "cases": cases,
-        "ratios": {
-            "basic_rps_over_hello_rps": rps_ratio,
-            "basic_rps_over_hello_rps_per_round": per_round,
-            "basic_p99_over_hello_p99": p99_ratio,
-            "added_us_per_request": 1e6 * (1 / basic["rps_median"] - 1 / hello["rps_median"]),
-        },
-        "targets": {
-            "T3_basic_cache_hit_rps_ratio_min": TARGET_T3_RPS_RATIO,
-            "T3_met": rps_ratio >= TARGET_T3_RPS_RATIO,
-            "T5_p99_ratio_max": TARGET_T5_P99_RATIO,
-            "T5_met": p99_ratio <= TARGET_T5_P99_RATIO,
-        },
+        "rps_median": statistics.median(rps),
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "p50_ms_median": statistics.median(run.p50_ms for run in runs),
+        "p99_ms_median": statistics.median(p99),
+        "p99_ms_min": min(p99),
+        "p99_ms_max": max(p99),
+        "server_cpu_median": statistics.median(run.server_cpu for run in runs),
+        "other_cpu_max": max(run.other_cpu for run in runs),
+        "steal_cpu_max": max(run.steal_cpu for run in runs),
+        "clean": all(run.clean for run in runs),
+        "quiet": all(run.quiet for run in runs),
     }
+
+
+def _versus_hello(runs: Sequence[Measurement], hello_runs: Sequence[Measurement]) -> dict[str, Any]:
+    """Ratios to hello: of the medians, and per round (both cases measured in one process)."""
+    rps_rounds = [ratio(run.rps, h.rps) for run, h in zip(runs, hello_runs, strict=True)]
+    p99_rounds = [ratio(run.p99_ms, h.p99_ms) for run, h in zip(runs, hello_runs, strict=True)]
+    rps_median = statistics.median(run.rps for run in runs)
+    hello_rps = statistics.median(h.rps for h in hello_runs)
+    return {
+        "rps_ratio_of_medians": ratio(rps_median, hello_rps),
+        "rps_ratio_median_of_rounds": statistics.median(rps_rounds),
+        "rps_ratio_per_round": rps_rounds,
+        "p99_ratio_of_medians": ratio(
+            statistics.median(run.p99_ms for run in runs),
+            statistics.median(h.p99_ms for h in hello_runs),
+        ),
+        "p99_ratio_median_of_rounds": statistics.median(p99_rounds),
+        "p99_ratio_per_round": p99_rounds,
+        "added_us_per_request": 1e6 * (ratio(1, rps_median) - ratio(1, hello_rps)),
+    }
+
+
+def _verdict(target: Target, versus: dict[str, Any]) -> dict[str, Any]:
+    """Met when both readings (median of per-round ratios, ratio of medians) meet the bound."""
+    of_rounds = versus[f"{target.metric}_ratio_median_of_rounds"]
+    of_medians = versus[f"{target.metric}_ratio_of_medians"]
+    met = [target.meets(of_rounds), target.meets(of_medians)]
+    verdict = "met" if all(met) else "missed" if not any(met) else "mixed"
+    return {
+        **asdict(target),
+        "median_of_rounds": of_rounds,
+        "of_medians": of_medians,
+        "verdict": verdict,
+    }
+
+
+def summarise(results: Results) -> dict[str, Any]:
+    """Medians and ranges per case, ratios to hello, and the target verdicts."""
+    hello_runs = results.by_case["hello"]
+    cases = {name: _case_summary(runs) for name, runs in results.by_case.items()}
+    versus = {
+        name: _versus_hello(runs, hello_runs)
+        for name, runs in results.by_case.items()
+        if name != "hello"
+    }
+    targets = [_verdict(target, versus[target.case]) for target in TARGETS]
+    return {"cases": cases, "versus_hello": versus, "targets": targets}
+
+
+def _percent_or_times(metric: str, value: float) -> str:
+    return f"{value:.1%}" if metric == "rps" else f"{value:.2f}x"
 
 
 def print_table(summary: dict[str, Any]) -> None:
     print()
-    print(f"{'case':<14} {'req/s median (min-max)':>28} {'p50 ms':>8} {'p99 ms (min-max)':>22}")
+    header = f"{'case':<14} {'req/s median (min-max)':>26} {'p99 ms med (min-max)':>22}"
+    print(f"{header} {'req/s / hello':>16} {'p99 / hello':>12} {'+us/req':>8}")
+    print(f"{'':<14} {'':>26} {'':>22} {'rounds | medians':>16} {'rounds':>12}")
     for name, row in summary["cases"].items():
         spread = f"{row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f})"
         p99 = f"{row['p99_ms_median']:.2f} ({row['p99_ms_min']:.2f}-{row['p99_ms_max']:.2f})"
+        line = f"{name:<14} {spread:>26} {p99:>22}"
+        versus = summary["versus_hello"].get(name)
+        if versus is not None:
+            rps_ratio = (
+                f"{versus['rps_ratio_median_of_rounds']:.1%} | {versus['rps_ratio_of_medians']:.1%}"
+            )
+            line += f" {rps_ratio:>16} {versus['p99_ratio_median_of_rounds']:>11.2f}x"
+            line += f" {versus['added_us_per_request']:>8.0f}"
         flag = "" if row["clean"] else "  (errors or non-2xx: see JSON)"
         flag += "" if row["quiet"] else "  (others/host busy: noisy)"
-        print(f"{name:<14} {spread:>28} {row['p50_ms_median']:>8.2f} {p99:>22}{flag}")
-    ratios, targets = summary["ratios"], summary["targets"]
-    per_round = ", ".join(f"{value:.1%}" for value in ratios["basic_rps_over_hello_rps_per_round"])
-    t3 = "met" if targets["T3_met"] else "MISSED"
-    t5 = "met" if targets["T5_met"] else "MISSED"
+        print(line + flag)
     print()
-    print(
-        f"Basic (cache hit) req/s / hello req/s = {ratios['basic_rps_over_hello_rps']:.1%} "
-        f"(per round: {per_round}); T3 >= {TARGET_T3_RPS_RATIO:.0%}: {t3}"
-    )
-    print(
-        f"Basic p99 / hello p99 = {ratios['basic_p99_over_hello_p99']:.2f}x; "
-        f"T5 <= {TARGET_T5_P99_RATIO}x: {t5}"
-    )
-    print(f"added server time per Basic request: {ratios['added_us_per_request']:.1f} us")
+    for target, verdict in zip(TARGETS, summary["targets"], strict=True):
+        reading = (
+            f"{_percent_or_times(target.metric, verdict['median_of_rounds'])} (rounds), "
+            f"{_percent_or_times(target.metric, verdict['of_medians'])} (medians)"
+        )
+        outcome = verdict["verdict"].upper() if target.binding else f"({verdict['verdict']})"
+        print(f"{target.label}: {reading} -> {outcome}")
 
 
 # -- environment and output -----------------------------------------------------------------
@@ -538,6 +713,30 @@ def _cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def src_digest() -> str:
+    """SHA-256 over the paths and contents of src/, to notice edits made during a run."""
+    digest = hashlib.sha256()
+    src = BENCH_DIR.parent / "src"
+    for path in sorted(src.rglob("*.py")):
+        digest.update(str(path.relative_to(src)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def git_state() -> dict[str, str]:
+    """`git rev-parse --short HEAD` and the count of `git status --short` lines (read-only)."""
+    root = str(BENCH_DIR.parent)
+    head = _first_line(["git", "-C", root, "rev-parse", "--short", "HEAD"])
+    status = subprocess.run(
+        ["git", "--no-optional-locks", "-C", root, "status", "--short"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    changed = str(len(status.stdout.splitlines())) if status.returncode == 0 else "unavailable"
+    return {"head": head, "status_short_lines": changed, "src_digest": src_digest()}
 
 
 def source_revision() -> str:
@@ -575,7 +774,7 @@ def environment(config: Config, data_dir: Path) -> dict[str, Any]:
 def write_results(document: dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"auth-basic-{stamp}.json"
+    path = RESULTS_DIR / f"auth-cases-{stamp}.json"
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -601,7 +800,7 @@ def choose_loadgen(requested: str) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> Config:
     parser = argparse.ArgumentParser(
-        description="Basic-auth WHM call vs hello-world (same process)"
+        description="authenticated panelauth requests vs hello-world (same process)"
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
@@ -647,24 +846,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_ports_free(server_ports(config))
     workdir = Path(tempfile.mkdtemp(prefix="panelauth-bench-"))
     data_dir = workdir / "data"
-    password = secrets.token_urlsafe(18)
     results = Results()
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    tree_before = git_state()
     try:
-        init_data_dir(data_dir, password)
-        cases = build_cases(config, password)
+        credentials = init_data_dir(data_dir)
         for index in range(config.rounds):
-            run_round(index, config, cases, data_dir, results)
+            run_round(index, config, credentials, data_dir, results)
         env = environment(config, data_dir)
     finally:
         if config.keep_data:
             print(f"data dir kept: {data_dir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    tree_after = git_state()
     summary = summarise(results)
     print_table(summary)
+    print(f"\ntree: HEAD {tree_before['head']}, {tree_before['status_short_lines']} changed files")
+    if tree_after != tree_before:
+        print(f"WARNING: the tree changed during the run: {tree_before} -> {tree_after}")
     document = {
         "started": started,
+        "tree_before": tree_before,
+        "tree_after": tree_after,
         "config": asdict(config),
         "environment": env,
         "runs": {name: [asdict(run) for run in runs] for name, runs in results.by_case.items()},

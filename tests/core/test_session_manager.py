@@ -218,3 +218,23 @@ async def test_a_suspended_account_has_no_identity(
     await store.set_suspended("bob", True, "x")
     with pytest.raises(SessionRefused):
         await manager.identity(created.session)
+
+
+async def test_the_same_code_sent_twice_in_parallel_succeeds_once(
+    two_factor: object, clock: FrozenClock, bob: Account
+) -> None:
+    import pyotp
+
+    from panelauth.core.two_factor import TwoFactor, TwoFactorFailed
+
+    assert isinstance(two_factor, TwoFactor)
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    await two_factor.enrol("bob", secret, pyotp.TOTP(secret).at(clock.now()), address=ADDRESS)
+    clock.advance(30)
+    code = pyotp.TOTP(secret).at(clock.now())
+    results = await asyncio.gather(
+        *(two_factor.check("bob", code, context="session", address=ADDRESS) for _ in range(4)),
+        return_exceptions=True,
+    )
+    assert sum(result is None for result in results) == 1
+    assert all(isinstance(r, TwoFactorFailed) for r in results if r is not None)

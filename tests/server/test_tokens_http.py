@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,32 @@ async def test_access_hash_can_be_switched_off(
     server_state.authenticator = AuthenticatorChain([off])
     client = await make_client(Service.WHM)
     assert await denied(await client.get(VERSION, headers={"Authorization": f"WHM root:{text}"}))
+
+
+async def test_plain_port_takes_tokens_only_with_require_ssl_off(
+    make_client: MakeClient, server_state: ServerState
+) -> None:
+    from dataclasses import replace
+
+    token = await whm_token(server_state)
+    plain = await make_client(Service.WHM, tls=False)
+    headers = {"Authorization": f"whm root:{token}"}
+    assert (await plain.get(VERSION, headers=headers)).status == 403
+    server_state.settings = replace(server_state.settings, require_ssl=False)
+    assert (await plain.get(VERSION, headers=headers)).status == 200
+    # a password is never accepted on a plain port, whatever the setting (TR-1)
+    basic = await plain.get(
+        VERSION, headers={"Authorization": "Basic cm9vdDpyb290LVBhc3N3MHJkIQ=="}
+    )
+    assert basic.status == 403
+    assert (await basic.json())["metadata"]["reason"].startswith("SSL is required")
+
+
+async def test_token_events_reach_the_accounting_log(
+    server_state: ServerState, tmp_path: Path
+) -> None:
+    await whm_token(server_state)
+    line = (tmp_path / "data" / "logs" / "accounting_log").read_text().strip()
+    assert re.fullmatch(
+        r"\w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2} \d{4}:API_TOKEN_CREATE:root:root:whm:t", line
+    ), line
