@@ -84,8 +84,9 @@ class Config:
     loadgen: str  # "wrk" or "python"
     pinned: bool
     keep_data: bool
-    max_busy: float  # other processes' CPU share above which a round waits (or warns)
-    wait_quiet: float  # seconds a round may wait for the machine to be quiet
+    max_busy: float  # other processes' CPU share above which a run waits (or warns)
+    wait_quiet: float  # seconds a run may wait for the machine to be quiet
+    retries: int  # times a run flagged noisy is measured again (the last one is kept)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ class Measurement:
 @dataclass
 class Results:
     by_case: dict[str, list[Measurement]] = field(default_factory=dict)
-    busy_before_round: list[float] = field(default_factory=list)
+    busy_before_run: list[float] = field(default_factory=list)
+    discarded: list[dict[str, Any]] = field(default_factory=list)  # noisy runs measured again
 
     def add(self, case: str, measurement: Measurement) -> None:
         self.by_case.setdefault(case, []).append(measurement)
@@ -564,12 +566,28 @@ def print_run(label: str, case: str, run: Measurement) -> None:
     )
 
 
+def measure_quietly(
+    case: Case, config: Config, index: int, server_pid: int, results: Results
+) -> Measurement:
+    """Wait for quiet, warm up, measure; measure again (up to --retries) if others were busy."""
+    label = f"round {index + 1}/{config.rounds}"
+    for attempt in range(config.retries + 1):
+        results.busy_before_run.append(wait_until_quiet(config))
+        load(case, config, config.warmup)
+        measurement = measure(case, config, config.duration, server_pid)
+        print_run(label, case.name, measurement)
+        if measurement.quiet or attempt == config.retries:
+            break
+        results.discarded.append({"round": index + 1, "case": case.name, **asdict(measurement)})
+        print(f"{label} {case.name}: noisy, measuring again", flush=True)
+    return measurement
+
+
 def run_round(
     index: int, config: Config, credentials: Credentials, data_dir: Path, results: Results
 ) -> None:
     """A fresh server and login; every case once (order alternates), warm-up then measure."""
     log = data_dir.parent / "server.log"
-    results.busy_before_round.append(wait_until_quiet(config))
     process = start_server(config, data_dir, log)
     try:
         fixed = fixed_cases(config, credentials)
@@ -581,10 +599,7 @@ def run_round(
             order.reverse()
         for case in order:
             verify(case)
-            load(case, config, config.warmup)
-            measurement = measure(case, config, config.duration, process.pid)
-            results.add(case.name, measurement)
-            print_run(f"round {index + 1}/{config.rounds}", case.name, measurement)
+            results.add(case.name, measure_quietly(case, config, index, process.pid, results))
     finally:
         stop_server(process)
 
@@ -817,7 +832,10 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         "--max-busy", type=float, default=0.10, help="background CPU share deemed quiet (0-1)"
     )
     parser.add_argument(
-        "--wait-quiet", type=float, default=0.0, help="seconds to wait per round for quiet"
+        "--wait-quiet", type=float, default=0.0, help="seconds to wait per run for quiet"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="times a noisy run is measured again"
     )
     args = parser.parse_args(argv)
     pinnable = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
@@ -837,6 +855,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         keep_data=args.keep_data,
         max_busy=args.max_busy,
         wait_quiet=args.wait_quiet,
+        retries=max(0, args.retries),
     )
 
 
@@ -863,8 +882,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarise(results)
     print_table(summary)
     print(f"\ntree: HEAD {tree_before['head']}, {tree_before['status_short_lines']} changed files")
-    if tree_after != tree_before:
-        print(f"WARNING: the tree changed during the run: {tree_before} -> {tree_after}")
+    if tree_after["src_digest"] != tree_before["src_digest"]:
+        print(f"WARNING: src/ changed during the run: {tree_before} -> {tree_after}")
+    elif tree_after != tree_before:
+        print(f"note: src/ unchanged, but the checkout moved to {tree_after}")
     document = {
         "started": started,
         "tree_before": tree_before,
@@ -872,7 +893,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(config),
         "environment": env,
         "runs": {name: [asdict(run) for run in runs] for name, runs in results.by_case.items()},
-        "background_cpu_busy_before_round": results.busy_before_round,
+        "background_cpu_busy_before_run": results.busy_before_run,
+        "discarded_noisy_runs": results.discarded,
         **summary,
     }
     print(f"\nresults: {write_results(document)}")

@@ -19,8 +19,10 @@ from panelauth.errors import InvalidArgument
 
 TOKEN_ALPHABET = string.ascii_uppercase + string.digits
 TOKEN_LENGTH = 32
-TOKEN_FORMAT = re.compile(r"^[A-Z0-9]{32}$")
-TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+# used with fullmatch: `$` would also accept a trailing newline
+TOKEN_FORMAT = re.compile(r"[A-Z0-9]{32}")
+TOKEN_NAME = re.compile(r"[A-Za-z0-9_-]{1,50}")
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
 MAX_WHITELIST_ENTRIES = 100
 
 ACCESS_HASH_LINES = 30
@@ -96,7 +98,7 @@ def effective_acls(owner_acls: frozenset[str], token_acls: frozenset[str] | None
 
 
 def validate_token_name(name: str) -> str:
-    if not TOKEN_NAME.match(name):
+    if not TOKEN_NAME.fullmatch(name):
         raise InvalidArgument(
             "The token name must be 1 to 50 characters: letters, digits, “_” or “-”."
         )
@@ -107,7 +109,7 @@ def parse_expires_at(text: str, now: float) -> int | None:
     """`expires_at`: Unix time in the future, or 0/empty for never (w§11.1)."""
     if text in ("", "0"):
         return None
-    if not text.isdigit() or len(text) > 12:
+    if not _UNIX_TIME.fullmatch(text):  # ASCII digits only (str.isdigit takes "²" and "٣")
         raise InvalidArgument("The “expires_at” parameter must be a Unix timestamp.")
     value = int(text)
     if value <= now:

@@ -65,7 +65,11 @@ def otpauth_uri(issuer: str, account: str, secret: str) -> str:
 def verify_totp(
     *, code: str, secret: str, at: float, last_step: int | None, window: int = 1
 ) -> VerifiedTotp | None:
-    """The step of a valid code within ±`window` steps, newer than `last_step`; else None."""
+    """The step of a valid code within ±`window` steps, not older than `last_step`; else None.
+
+    The same step as `last_step` passes here: whether it may be used again (header requests
+    from one address) is the store's replay rule to decide (w§2.6).
+    """
     if not CODE.fullmatch(code):
         return None  # spaces, letters, 5 or 7 digits: refused before any work
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)

@@ -13,8 +13,8 @@ COOKIE_NAMES = {
     Service.WHM: "whostmgrsession",
     Service.WEBMAIL: "webmailsession",
 }
-SESSION_ID = re.compile(r"^[^,:\s]{1,255}:[A-Za-z0-9_]{16}(?::[A-Za-z_]{1,64})?$")
-SECRET = re.compile(r"^[0-9a-f]{32}$")
+SESSION_ID = re.compile(r"[^,:\s]{1,255}:[A-Za-z0-9_]{16}(?::[A-Za-z_]{1,64})?")
+SECRET = re.compile(r"[0-9a-f]{32}")
 MAX_COOKIE_VALUE = 1024
 
 
@@ -40,9 +40,12 @@ def parse_cookie_value(raw: str) -> CookieCredential | None:
     """`<id>,<secret>` (URL-encoded); without the secret it is refused (w§4, CV-5)."""
     if len(raw) > MAX_COOKIE_VALUE:
         return None
-    value = unquote(raw, errors="strict") if "%" in raw else raw
+    try:
+        value = unquote(raw, errors="strict") if "%" in raw else raw
+    except UnicodeDecodeError:
+        return None  # escapes that are not UTF-8: not a cookie of ours
     session_id, comma, secret = value.rpartition(",")
-    if not comma or not SESSION_ID.match(session_id) or not SECRET.match(secret):
+    if not comma or not SESSION_ID.fullmatch(session_id) or not SECRET.fullmatch(secret):
         return None
     return CookieCredential(session_id, secret)
 
