@@ -262,3 +262,37 @@ async def test_open_store_opens_an_in_memory_database(clock: FrozenClock) -> Non
 def test_open_store_rejects_unknown_urls(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         open_store(url)
+
+
+async def test_a_session_and_the_code_that_opens_it_are_stored_together(
+    store: SqliteStore, clock: FrozenClock, bob: Account
+) -> None:
+    from panelauth.core.sessions import Session, SessionKind, SessionState
+    from panelauth.core.stores import StepUse
+    from panelauth.protocol.services import Service
+
+    def session(session_id: str) -> Session:
+        return Session(
+            session_id,
+            "0" * 64,
+            "bob",
+            "bob",
+            Service.CPANEL,
+            SessionKind.PASSWORD,
+            SessionState.ACTIVE,
+            "/cpsess0000000001",
+            "bob",
+            None,
+            "handle_form_login",
+            None,
+            clock.now(),
+            clock.now(),
+            clock.now() + 60,
+        )
+
+    spend = StepUse("bob", 1000, "session", "192.0.2.1")
+    assert await store.insert_session(session("bob:AAAAAAAAAAAAAAAA"), spend=spend)
+    # the same step again: no session is written at all
+    assert not await store.insert_session(session("bob:BBBBBBBBBBBBBBBB"), spend=spend)
+    assert await store.get_session("bob:BBBBBBBBBBBBBBBB") is None
+    assert await store.last_totp_step("bob") == 1000

@@ -69,8 +69,10 @@ async def test_password_alone_gives_a_pending_session(
     assert (await client.get(new_token + INFO, headers={"Cookie": new_cookie})).status == 200
     assert (await client.get(token + INFO, headers={"Cookie": cookie})).status == 403
     events = session_events(logs)
-    assert [e.event for e in events] == ["NEW", "PURGE", "NEW"]
-    assert events[1].fields == {"reason": "loginsuccess"}
+    # the new session first (its creation spends the code), then the pending one ends
+    assert [e.event for e in events] == ["NEW", "NEW", "PURGE"]
+    assert events[2].fields == {"reason": "loginsuccess"}
+    assert events[2].session_id == events[0].session_id
 
 
 async def test_tfa_token_with_the_password_and_its_replay(

@@ -7,7 +7,9 @@ from functools import lru_cache
 from typing import Any
 
 from panelauth.backends.sqlite_base import SqliteBase
+from panelauth.backends.sqlite_two_factor import use_step
 from panelauth.core.sessions import Session, SessionKind, SessionState
+from panelauth.core.stores import StepUse
 from panelauth.errors import StoreUnavailable
 from panelauth.protocol.services import Service
 
@@ -48,9 +50,13 @@ def _build_session(row: tuple[Any, ...]) -> Session:
 
 
 class SessionTables(SqliteBase):
-    async def insert_session(self, session: Session) -> None:
+    async def insert_session(self, session: Session, *, spend: StepUse | None = None) -> bool:
         try:
             with self._write() as db:
+                if spend is not None and not use_step(
+                    db, spend.user, spend.step, spend.context, spend.address, session.created_at
+                ):
+                    return False
                 db.execute(
                     f"INSERT INTO sessions ({_COLUMNS}) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -77,6 +83,7 @@ class SessionTables(SqliteBase):
                 )
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
+        return True
 
     async def get_session(self, session_id: str) -> Session | None:
         rows = self._read(f"SELECT {_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))

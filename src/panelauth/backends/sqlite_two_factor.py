@@ -21,7 +21,7 @@ class TwoFactorTables(SqliteBase):
         """Enrol atomically with spending the enrolment code's step; False if it was used."""
         try:
             with self._write() as db:
-                if not _use_step(db, user, step, "enrol", address, now):
+                if not use_step(db, user, step, "enrol", address, now):
                     return False
                 db.execute(
                     "INSERT INTO tfa_configs (user, sealed_secret, created_at) VALUES (?, ?, ?) "
@@ -41,7 +41,7 @@ class TwoFactorTables(SqliteBase):
     ) -> bool:
         try:
             with self._write() as db:
-                return _use_step(db, user, step, context, address, now)
+                return use_step(db, user, step, context, address, now)
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 
@@ -81,7 +81,7 @@ class TwoFactorTables(SqliteBase):
         )
 
 
-def _use_step(
+def use_step(
     db: sqlite3.Connection, user: str, step: int, context: str, address: str, now: float
 ) -> bool:
     """The replay rule of w§2.6 and w§13.3, inside the caller's immediate transaction."""

@@ -23,7 +23,8 @@ from panelauth.core.sessions import (
     secret_matches,
     token_matches,
 )
-from panelauth.core.stores import AccountStore, SessionStore
+from panelauth.core.stores import AccountStore, SessionStore, StepUse
+from panelauth.core.two_factor import TwoFactorFailed
 from panelauth.protocol.cookies import encode_cookie_value, parse_cookie_value
 from panelauth.protocol.services import Service
 from panelauth.protocol.sessionlog import Origin
@@ -74,7 +75,10 @@ class SessionManager:
         possessor: str | None = None,
         tag: str | None = None,
         user_agent: str = "",
+        spend: StepUse | None = None,
     ) -> Created:
+        """Create and log a session; with `spend`, the TOTP step that opens it is spent in the
+        same transaction, and a replayed step raises TwoFactorFailed (TF-2)."""
         now = self._clock.now()
         fresh = new_secrets(user, tag)
         session = Session(
@@ -95,7 +99,8 @@ class SessionManager:
             expires_at=now + self.policy.absolute,
             user_agent=user_agent[:512],
         )
-        await self._store.insert_session(session)
+        if not await self._store.insert_session(session, spend=spend):
+            raise TwoFactorFailed("2fa code reused", counted=True)
         self._log.new(
             session.session_id,
             Origin(address, service.value, creator, method, path, possessed=creator != user),

@@ -7,6 +7,7 @@ returns "not found" for "unknown" (FT-7).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from panelauth.core.models import Account, Mailbox
@@ -104,8 +105,21 @@ class TokenStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StepUse:
+    """A TOTP step to spend in the same transaction as a new session (TF-2)."""
+
+    user: str
+    step: int
+    context: str
+    address: str
+
+
 class SessionStore(Protocol):
-    async def insert_session(self, session: Session) -> None: ...
+    async def insert_session(self, session: Session, *, spend: StepUse | None = None) -> bool:
+        """Create the session; with `spend`, only if that step is unused (else False, nothing
+        written): the code and the session it opens change together."""
+        ...
 
     async def get_session(self, session_id: str) -> Session | None: ...
 

@@ -14,7 +14,7 @@ from panelauth.clock import Clock
 from panelauth.core.models import Account
 from panelauth.core.secretbox import SecretBox, SecretUnreadable
 from panelauth.core.stores import AccountStore, TwoFactorStore
-from panelauth.core.totp import otpauth_uri, validate_secret, verify_totp
+from panelauth.core.totp import VerifiedTotp, otpauth_uri, validate_secret, verify_totp
 from panelauth.errors import InvalidArgument, PanelauthError
 
 POLICY_KEY = "twofactorauth_policy"
@@ -75,7 +75,19 @@ class TwoFactor:
         return await self._store.get_tfa_secret(user) is not None
 
     async def check(self, user: str, code: str | None, *, context: str, address: str) -> None:
-        """Accept `code` for `user` once (per the replay rules), or raise TwoFactorFailed."""
+        """Accept `code` for `user` once (per the replay rules), or raise TwoFactorFailed.
+
+        For a header request: the step is spent here. A session login instead calls `verify`
+        and spends the step in the transaction that creates the session (TF-2).
+        """
+        verified = await self.verify(user, code)
+        now = self._clock.now()
+        # spent atomically: a replay elsewhere fails here (TF-2)
+        if not await self._store.use_totp_step(user, verified.step, context, address, now):
+            raise TwoFactorFailed("2fa code reused", counted=True)
+
+    async def verify(self, user: str, code: str | None) -> VerifiedTotp:
+        """Check `code` without spending it; the caller must spend `step` atomically."""
         if not code:
             raise TwoFactorFailed("2fa code missing", counted=False)
         now = self._clock.now()
@@ -98,9 +110,7 @@ class TwoFactor:
         if verified is None:
             await self._store.record_tfa_failure(user, now)
             raise TwoFactorFailed("2fa code incorrect", counted=True)
-        # 4. spent atomically: a replay elsewhere fails here (TF-2)
-        if not await self._store.use_totp_step(user, verified.step, context, address, now):
-            raise TwoFactorFailed("2fa code reused", counted=True)
+        return verified
 
     async def enrol(self, user: str, secret: str, code: str, *, address: str) -> None:
         """Enable two-factor with `secret`, proven by `code`, which is then spent (TF-9)."""

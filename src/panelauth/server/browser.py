@@ -16,6 +16,7 @@ from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import Identity, IdentityKind
 from panelauth.core.session_manager import SessionRefused
 from panelauth.core.sessions import Session, SessionKind, SessionState
+from panelauth.core.stores import StepUse
 from panelauth.core.two_factor import TwoFactorFailed
 from panelauth.errors import AuthenticationFailed
 from panelauth.protocol.authorization import MalformedCredentials, form_credentials
@@ -113,32 +114,31 @@ class Browser:
             identity = await self.state.authenticator.authenticate(
                 AuthAttempt(credentials, self.service, info.address, check_second_factor=False)
             )
-            state = await self._second_factor(identity, form.get("tfa_token"), info)
+            state, spend = await self._second_factor(identity, form.get("tfa_token"), info)
         except (MalformedCredentials, AuthenticationFailed, TwoFactorFailed) as failure:
             detail = failure.reason if isinstance(failure, MalformedCredentials) else failure.detail
-            await self._login_failed(request, info, user, detail)
-            if json_answer:
-                document = {"status": 0, "message": "see_login_log"}
-                return responses.json_response(401, document, reason="Access Denied")
-            response = self._login_page(401, "invalid_login")
-            response.set_status(401, "Access Denied")
-            return response
+            return await self._refuse_login(request, info, user, detail, json_answer)
         # w§3.5: a new session every time; the one this browser held is replaced
+        try:
+            created = await self.state.sessions.create(
+                user=identity.user,
+                account=identity.account,
+                service=self.service,
+                kind=SessionKind.PASSWORD,
+                state=state,
+                creator=identity.user,
+                method="handle_form_login",
+                path="form",
+                address=info.address,
+                bind=True,
+                user_agent=request.headers.get("User-Agent", ""),
+                spend=spend,
+            )
+        except TwoFactorFailed as replayed:
+            return await self._refuse_login(request, info, user, replayed.detail, json_answer)
         for old, _ in await self.state.sessions.live(self._cookies(request), self.service):
-            await self.state.sessions.purge(old.session_id, "loginsuccess", info.address)
-        created = await self.state.sessions.create(
-            user=identity.user,
-            account=identity.account,
-            service=self.service,
-            kind=SessionKind.PASSWORD,
-            state=state,
-            creator=identity.user,
-            method="handle_form_login",
-            path="form",
-            address=info.address,
-            bind=True,
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+            if old.session_id != created.session.session_id:
+                await self.state.sessions.purge(old.session_id, "loginsuccess", info.address)
         if state is SessionState.ACTIVE:
             self.state.login_log.success(
                 address=info.address, user=identity.user, service=self.service
@@ -154,17 +154,36 @@ class Browser:
         response.headers["Set-Cookie"] = cookie
         return response
 
+    async def _refuse_login(
+        self,
+        request: web.BaseRequest,
+        info: RequestInfo,
+        user: str,
+        detail: str,
+        json_answer: bool,
+    ) -> web.Response:
+        await self._login_failed(request, info, user, detail)
+        if json_answer:
+            document = {"status": 0, "message": "see_login_log"}
+            return responses.json_response(401, document, reason="Access Denied")
+        response = self._login_page(401, "invalid_login")
+        response.set_status(401, "Access Denied")
+        return response
+
     async def _second_factor(
         self, identity: Identity, code: str | None, info: RequestInfo
-    ) -> SessionState:
-        """D5: a code with the password gives a full session; none gives a pending one."""
+    ) -> tuple[SessionState, StepUse | None]:
+        """D5: a code with the password gives a full session; none gives a pending one.
+
+        The code's step is spent by the transaction that creates the session (TF-2).
+        """
         two_factor = self.state.runtime.two_factor
         if not await two_factor.required(identity.user):
-            return SessionState.ACTIVE
+            return SessionState.ACTIVE, None
         if not code:
-            return SessionState.PENDING_2FA
-        await two_factor.check(identity.user, code, context="session", address=info.address)
-        return SessionState.ACTIVE
+            return SessionState.PENDING_2FA, None
+        verified = await two_factor.verify(identity.user, code)
+        return SessionState.ACTIVE, StepUse(identity.user, verified.step, "session", info.address)
 
     async def _login_failed(
         self, request: web.BaseRequest, info: RequestInfo, user: str, detail: str

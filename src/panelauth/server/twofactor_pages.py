@@ -16,6 +16,7 @@ from panelauth.api.answers import Answer
 from panelauth.api.registry import Api
 from panelauth.core.models import Identity
 from panelauth.core.sessions import Session, SessionState
+from panelauth.core.stores import StepUse
 from panelauth.core.two_factor import TwoFactorFailed
 from panelauth.protocol.cookies import set_cookie_header
 from panelauth.protocol.params import Params
@@ -44,30 +45,29 @@ class TwoFactorPages:
         if request.method != "POST":
             return self._code_form(session, action, None)
         code = (await info.form(request)).get("tfatoken", "")
+        sessions = self.state.sessions
         try:
-            await self.state.runtime.two_factor.check(
-                session.user, code, context="session", address=info.address
+            verified = await self.state.runtime.two_factor.verify(session.user, code)
+            # CV-8: success makes a new session, spending the code in the same transaction
+            created = await sessions.create(
+                user=session.user,
+                account=session.account,
+                service=self.service,
+                kind=session.kind,
+                state=SessionState.ACTIVE,
+                creator=session.creator,
+                possessor=session.possessor,
+                method=session.method,
+                path="form",
+                address=info.address,
+                bind=True,
+                user_agent=request.headers.get("User-Agent", ""),
+                spend=StepUse(session.user, verified.step, "session", info.address),
             )
         except TwoFactorFailed as failed:
             self._log_failure(session, info, failed)
             return self._code_form(session, action, "The security code is not valid.")
-        # CV-8: success makes a new session; the pending one is gone
-        sessions = self.state.sessions
         await sessions.purge(session.session_id, "loginsuccess", info.address)
-        created = await sessions.create(
-            user=session.user,
-            account=session.account,
-            service=self.service,
-            kind=session.kind,
-            state=SessionState.ACTIVE,
-            creator=session.creator,
-            possessor=session.possessor,
-            method=session.method,
-            path="form",
-            address=info.address,
-            bind=True,
-            user_agent=request.headers.get("User-Agent", ""),
-        )
         self.state.login_log.success(address=info.address, user=session.user, service=self.service)
         response = responses.redirect(302, f"{created.session.security_token}/{self.landing}")
         response.headers["Set-Cookie"] = set_cookie_header(self.service, created.cookie_value)
