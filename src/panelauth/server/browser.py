@@ -188,21 +188,13 @@ class Browser:
     async def _login_failed(
         self, request: web.BaseRequest, info: RequestInfo, user: str, detail: str
     ) -> None:
-        self.state.login_log.failure(
+        self.state.authentication_failed(
             address=info.address,
             claimed_user=user,
             request=info.request_line,
             service=self.service,
             reason=detail,
-        )
-        self.state.audit.write(
-            event="auth",
-            outcome="failure",
-            claimed_user=user,
-            reason=detail,
             factor="password",
-            service=self.service.value,
-            address=info.address,
         )
         # a failed re-login ends the session it was made from (w§14.1 "badpass")
         for old, _ in await self.state.sessions.live(self._cookies(request), self.service):

@@ -224,24 +224,14 @@ class Gateway:
     def _log_failure(
         self, request: web.BaseRequest, address: str, failed: AuthenticationFailed
     ) -> None:
-        line = request_line(request.method, request.raw_path, _version(request))
-        self.state.login_log.failure(
+        self.state.authentication_failed(
             address=address,
             claimed_user=failed.claimed_user,
-            request=line,
+            request=request_line(request.method, request.raw_path, _version(request)),
             service=self.service,
             reason=failed.detail,
+            factor="header",
         )
-        self.state.audit.write(
-            event="auth",
-            outcome="failure",
-            claimed_user=failed.claimed_user,
-            reason=failed.detail,
-            service=self.service.value,
-            address=address,
-        )
-
-    # -- parameters and dispatch -----------------------------------------------------------
 
     async def _params(self, request: web.BaseRequest, info: RequestInfo) -> Params:
         if request.method != "POST":

@@ -154,6 +154,34 @@ class ServerState:
     def sessions(self) -> SessionManager:
         return self.runtime.sessions
 
+    def authentication_failed(
+        self,
+        *,
+        address: str,
+        claimed_user: str,
+        request: str,
+        service: Service,
+        reason: str,
+        factor: str,
+    ) -> None:
+        """One failed authentication: a FAILED line in login_log and an audit record (LG-2)."""
+        self.login_log.failure(
+            address=address,
+            claimed_user=claimed_user,
+            request=request,
+            service=service,
+            reason=reason,
+        )
+        self.audit.write(
+            event="auth",
+            outcome="failure",
+            claimed_user=claimed_user,
+            reason=reason,
+            factor=factor,
+            service=service.value,
+            address=address,
+        )
+
     def close(self) -> None:
         self.runtime.passwords.close()
         self.runtime.store.close()

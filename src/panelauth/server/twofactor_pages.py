@@ -85,21 +85,13 @@ class TwoFactorPages:
         return responses.html_response(200, html)
 
     def _log_failure(self, session: Session, info: RequestInfo, failed: TwoFactorFailed) -> None:
-        self.state.login_log.failure(
+        self.state.authentication_failed(
             address=info.address,
             claimed_user=session.user,
             request=info.request_line,
             service=self.service,
             reason=failed.detail,
-        )
-        self.state.audit.write(
-            event="auth",
-            outcome="failure",
-            claimed_user=session.user,
-            reason=failed.detail,
             factor="totp",
-            service=self.service.value,
-            address=info.address,
         )
 
     # -- enrolment ------------------------------------------------------------------------------
