@@ -233,6 +233,8 @@ class Gateway:
             factor="header",
         )
 
+    # -- parameters and dispatch -----------------------------------------------------------
+
     async def _params(self, request: web.BaseRequest, info: RequestInfo) -> Params:
         if request.method != "POST":
             return Params.from_query(info.query)
