@@ -107,6 +107,34 @@ class SessionManager:
         )
         return Created(session, encode_cookie_value(fresh.session_id, fresh.secret))
 
+    async def successor(
+        self,
+        previous: Session,
+        *,
+        method: str,
+        path: str,
+        address: str,
+        user_agent: str = "",
+        spend: StepUse | None = None,
+    ) -> Created:
+        """A new active session for the same identity (CV-8: a new id, secret and token at
+        every privilege step), bound to `address`. The caller ends `previous`."""
+        return await self.create(
+            user=previous.user,
+            account=previous.account,
+            service=previous.service,
+            kind=previous.kind,
+            state=SessionState.ACTIVE,
+            creator=previous.creator,
+            possessor=previous.possessor,
+            method=method,
+            path=path,
+            address=address,
+            bind=True,
+            user_agent=user_agent,
+            spend=spend,
+        )
+
     async def purge(self, session_id: str, reason: str, address: str | None = None) -> bool:
         deleted = await self._store.delete_session(session_id)
         if deleted:

@@ -230,18 +230,11 @@ class Browser:
         if handoff.kind is not SessionKind.SSO:
             # a transfer: the hand-off is spent and a new session begins (w§17)
             await sessions.purge(handoff.session_id, PURGE_ON_CONSUME[self.service], info.address)
-            created = await sessions.create(
-                user=handoff.user,
-                account=handoff.account,
-                service=self.service,
-                kind=handoff.kind,
-                state=SessionState.ACTIVE,
-                creator=handoff.creator,
-                possessor=handoff.possessor,
+            created = await sessions.successor(
+                handoff,
                 method="handle_auth_transfer",
                 path="xfer",
                 address=info.address,
-                bind=True,
                 user_agent=request.headers.get("User-Agent", ""),
             )
             session, cookie_value = created.session, created.cookie_value

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from panelauth.api.answers import Answer
 from panelauth.api.registry import Api
 from panelauth.core.models import Identity
-from panelauth.core.sessions import Session, SessionState
+from panelauth.core.sessions import Session
 from panelauth.core.stores import StepUse
 from panelauth.core.two_factor import TwoFactorFailed
 from panelauth.protocol.cookies import set_cookie_header
@@ -49,18 +49,11 @@ class TwoFactorPages:
         try:
             verified = await self.state.runtime.two_factor.verify(session.user, code)
             # CV-8: success makes a new session, spending the code in the same transaction
-            created = await sessions.create(
-                user=session.user,
-                account=session.account,
-                service=self.service,
-                kind=session.kind,
-                state=SessionState.ACTIVE,
-                creator=session.creator,
-                possessor=session.possessor,
+            created = await sessions.successor(
+                session,
                 method=session.method,
                 path="form",
                 address=info.address,
-                bind=True,
                 user_agent=request.headers.get("User-Agent", ""),
                 spend=StepUse(session.user, verified.step, "session", info.address),
             )
