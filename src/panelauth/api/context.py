@@ -7,6 +7,7 @@ from pathlib import Path
 
 from panelauth.api.registry import Registry
 from panelauth.clock import Clock
+from panelauth.core.accounts import Accounts
 from panelauth.core.audit import AccountingLog
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
@@ -51,6 +52,10 @@ class CallContext:
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
+
+    def accounts(self) -> Accounts:
+        """Account lifecycle rules over this call's store, hasher and clock."""
+        return Accounts(self.runtime.store, self.runtime.passwords, self.runtime.clock)
 
     def acting_account(self) -> Account:
         if self.account is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -11,14 +13,23 @@ from panelauth.api.answers import Answer
 from panelauth.api.registry import Api
 from panelauth.clock import SystemClock
 from panelauth.core.models import CredentialKind, Identity, IdentityKind, root_identity
-from panelauth.errors import PermissionDenied
 from panelauth.protocol import envelopes
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
 from panelauth.server.datadir import DataDir
-from panelauth.server.state import build_state
+from panelauth.server.state import ServerState, build_state
 
 LOCAL_ADDRESS = "127.0.0.1"
+
+
+@contextmanager
+def local_state(data_dir: DataDir) -> Iterator[ServerState]:
+    """The server's parts over `data_dir`, for one command run on this machine."""
+    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    try:
+        yield state
+    finally:
+        state.close()
 
 
 def render(document: Any, output: str) -> str:
@@ -32,21 +43,17 @@ def render(document: Any, output: str) -> str:
 
 
 async def run_whmapi1(data_dir: DataDir, function: str, params: Params) -> Answer:
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         return await state.dispatcher.whm1(
             root_identity(CredentialKind.LOCAL), function, params, client_address=LOCAL_ADDRESS
         )
-    finally:
-        state.close()
 
 
 async def run_uapi(
     data_dir: DataDir, user: str, module: str, function: str, params: Params
 ) -> tuple[Answer, dict[str, Any]]:
     """The flat answer and the wrapped document the CLI prints (w§15.2)."""
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         account = await state.runtime.store.get_account(user)
         if account is None or account.is_root:
             flat = envelopes.uapi_failure(f"The user “{user}” is not a cPanel account.")
@@ -62,8 +69,4 @@ async def run_uapi(
                 params,
                 client_address=LOCAL_ADDRESS,
             )
-    except PermissionDenied:
-        answer = Answer(403, envelopes.uapi_failure("Permission denied"))
-    finally:
-        state.close()
     return answer, envelopes.uapi_wrapped(module, function, answer.document)

@@ -10,16 +10,14 @@ from typing import Any
 
 from panelauth.api.answers import Answer
 from panelauth.api.registry import Api
-from panelauth.clock import SystemClock
+from panelauth.cli.local import LOCAL_ADDRESS, local_state
 from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind, root_identity
 from panelauth.core.tokens import ApiToken, TokenKind
 from panelauth.errors import AlreadyExists, InvalidArgument, NotFound
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
 from panelauth.server.datadir import DataDir
-from panelauth.server.state import ServerState, build_state
-
-LOCAL_ADDRESS = "127.0.0.1"
+from panelauth.server.state import ServerState
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -60,8 +58,7 @@ async def token_call(
     data_dir: DataDir, user: str, kind: TokenKind, action: str, params: Params
 ) -> Answer:
     """Run `action` (create, list, revoke) for `user`'s tokens of `kind`."""
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         account = await _account(state, user)
         if kind is TokenKind.WHM:
             function = {
@@ -83,8 +80,6 @@ async def token_call(
             params,
             client_address=LOCAL_ADDRESS,
         )
-    finally:
-        state.close()
 
 
 def token_rows(kind: TokenKind, data: Any) -> list[list[str]]:
@@ -113,8 +108,7 @@ async def convert_access_hash(data_dir: DataDir, user: str) -> str:
     """Import the access hash's digest as a WHM token `accesshash-<epoch>` (w§12, KB-CONV)."""
     if user != "root":
         raise InvalidArgument("Only root has an access hash.")
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         store = state.runtime.store
         hash_digest = await store.get_access_hash_digest(user)
         if hash_digest is None:
@@ -132,5 +126,3 @@ async def convert_access_hash(data_dir: DataDir, user: str) -> str:
             state.runtime.accounting.record("ACCESSHASH_CONVERT", "root", user, "whm", name)
             return name
         raise AlreadyExists("No free token name.")
-    finally:
-        state.close()

@@ -7,13 +7,10 @@ from collections.abc import Callable
 
 import segno
 
-from panelauth.clock import SystemClock
+from panelauth.cli.local import LOCAL_ADDRESS, local_state
 from panelauth.core.totp import generate_secret
 from panelauth.errors import NotFound
 from panelauth.server.datadir import DataDir
-from panelauth.server.state import build_state
-
-LOCAL_ADDRESS = "127.0.0.1"
 
 
 def terminal_qr(uri: str) -> str:
@@ -24,8 +21,7 @@ def terminal_qr(uri: str) -> str:
 
 async def enrol(data_dir: DataDir, user: str, ask_code: Callable[[str, str], str]) -> str:
     """Generate a secret for `user`, show it via `ask_code(qr, secret)`, enable it with the code."""
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         store, two_factor = state.runtime.store, state.runtime.two_factor
         if "@" in user:  # a mailbox: the issuer follows its account
             mailbox = await store.get_mailbox(user)
@@ -40,26 +36,18 @@ async def enrol(data_dir: DataDir, user: str, ask_code: Callable[[str, str], str
         await two_factor.enrol(user, secret, code.strip(), address=LOCAL_ADDRESS)
         await state.sessions.purge_identity(user, "kill")
         return uri
-    finally:
-        state.close()
 
 
 async def status(data_dir: DataDir, user: str) -> tuple[bool, bool]:
     """(policy enabled, user enrolled)."""
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         two_factor = state.runtime.two_factor
         return await two_factor.policy_enabled(), await two_factor.enrolled(user)
-    finally:
-        state.close()
 
 
 async def remove(data_dir: DataDir, user: str) -> bool:
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
-    try:
+    with local_state(data_dir) as state:
         removed = await state.runtime.two_factor.remove(user)
         if removed:
             await state.sessions.purge_identity(user, "kill")
         return removed
-    finally:
-        state.close()

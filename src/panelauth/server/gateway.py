@@ -32,7 +32,6 @@ from panelauth.errors import (
 from panelauth.protocol import envelopes
 from panelauth.protocol.addresses import client_address
 from panelauth.protocol.authorization import (
-    BasicCredentials,
     MalformedCredentials,
     parse_authorization,
 )
@@ -202,8 +201,6 @@ class Gateway:
             raise AuthenticationFailed(
                 malformed.reason, claimed_user=malformed.claimed_user
             ) from None
-        if isinstance(credentials, BasicCredentials) and not self.listener.tls:
-            raise AuthenticationFailed("ssl required", claimed_user=credentials.user)
         otp = request.headers.get("X-CPANEL-OTP")
         identity = await self.state.authenticator.authenticate(
             AuthAttempt(credentials, self.service, address, otp=otp)

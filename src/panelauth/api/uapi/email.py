@@ -10,7 +10,6 @@ from typing import Any
 
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Api, Registry
-from panelauth.core.accounts import Accounts
 from panelauth.core.models import Mailbox
 from panelauth.core.patterns import compile_search
 from panelauth.core.validation import normalize_domain, validate_local_part
@@ -19,10 +18,6 @@ from panelauth.protocol.params import Params
 
 registry = Registry()
 FEATURE = "popaccts"
-
-
-def _accounts(ctx: CallContext) -> Accounts:
-    return Accounts(ctx.store, ctx.runtime.passwords, ctx.clock)
 
 
 def _address(ctx: CallContext, args: Params) -> tuple[str, str]:
@@ -73,7 +68,7 @@ async def add_pop(ctx: CallContext, args: Params) -> str:
         quota_text = "0"
     if not quota_text.isdigit() or len(quota_text) > 9:
         raise InvalidArgument("The “quota” parameter must be a number of megabytes or “unlimited”.")
-    mailbox = await _accounts(ctx).add_mailbox(
+    mailbox = await ctx.accounts().add_mailbox(
         ctx.acting_account(),
         local_part=local,
         domain=domain,
@@ -98,7 +93,7 @@ async def delete_pop(ctx: CallContext, args: Params) -> None:
 @registry.cpanel(Api.UAPI, "Email", "passwd_pop", feature=FEATURE, webmail_safe=True)
 async def passwd_pop(ctx: CallContext, args: Params) -> None:
     mailbox = await _own_mailbox(ctx, args)
-    await _accounts(ctx).change_mailbox_password(mailbox.address, args.require("password"))
+    await ctx.accounts().change_mailbox_password(mailbox.address, args.require("password"))
     await ctx.runtime.sessions.purge_user(
         mailbox.address, "password_change", keep=ctx.identity.session_id
     )

@@ -7,7 +7,6 @@ from typing import Any
 
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Registry, Reply
-from panelauth.core.accounts import Accounts
 from panelauth.core.models import Account
 from panelauth.core.patterns import compile_search
 from panelauth.errors import InvalidArgument, NotFound, PermissionDenied
@@ -42,10 +41,6 @@ def account_entry(account: Account) -> dict[str, Any]:
         "maxpop": "unlimited",
         "temporary": 0,
     }
-
-
-def _accounts(ctx: CallContext) -> Accounts:
-    return Accounts(ctx.store, ctx.runtime.passwords, ctx.clock)
 
 
 async def managed_account(ctx: CallContext, user: str) -> Account:
@@ -122,7 +117,7 @@ async def createacct(ctx: CallContext, args: Params) -> Reply:
     make_reseller = args.get_bool("reseller")
     if make_reseller and not ctx.identity.is_root:
         raise PermissionDenied("Only root may create reseller accounts.")
-    account = await _accounts(ctx).create(
+    account = await ctx.accounts().create(
         user=args.require("username"),
         domain=args.require("domain"),
         password=args.require("password"),
@@ -132,7 +127,7 @@ async def createacct(ctx: CallContext, args: Params) -> Reply:
         contact_email=args.get("contactemail", ""),
     )
     if make_reseller:
-        await _accounts(ctx).make_reseller(account.user)
+        await ctx.accounts().make_reseller(account.user)
     raw = f"Account Creation Complete!!!\n+ {account.user} {account.domain} owner {owner}\n"
     data = {"package": account.plan, "ip": "127.0.0.1", "nameserver": None}
     return Reply(data, reason="Account Creation Ok", raw_output=raw)
@@ -178,7 +173,7 @@ async def passwd(ctx: CallContext, args: Params) -> Reply:
     if account is None:
         raise NotFound(f"The account “{user}” does not exist.")
     password = args.require("password")
-    await _accounts(ctx).change_password(account.user, password)
+    await ctx.accounts().change_password(account.user, password)
     # PW-9: the user's other sessions end; the caller's own session stays
     await ctx.runtime.sessions.purge_user(
         account.user, "password_change", keep=ctx.identity.session_id

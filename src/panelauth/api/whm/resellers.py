@@ -7,7 +7,6 @@ from typing import Any
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Registry, Reply
 from panelauth.api.whm.accounts import managed_account
-from panelauth.core.accounts import Accounts
 from panelauth.core.acls import ACL_NAMES
 from panelauth.errors import InvalidArgument
 from panelauth.protocol.params import Params
@@ -15,14 +14,10 @@ from panelauth.protocol.params import Params
 registry = Registry()
 
 
-def _accounts(ctx: CallContext) -> Accounts:
-    return Accounts(ctx.store, ctx.runtime.passwords, ctx.clock)
-
-
 @registry.whm1("setupreseller", acl="all", changes_accounts=True)
 async def setupreseller(ctx: CallContext, args: Params) -> Reply:
     account = await managed_account(ctx, args.require("user"))
-    await _accounts(ctx).make_reseller(account.user)
+    await ctx.accounts().make_reseller(account.user)
     if args.get_bool("makeowner"):
         await ctx.store.set_owner(account.user, account.user)
     return Reply(None, raw_output="")
@@ -37,7 +32,7 @@ async def unsetupreseller(ctx: CallContext, args: Params) -> Reply:
         if owned.user != account.user:
             await ctx.store.set_owner(owned.user, "root")
     await ctx.store.set_owner(account.user, "root")
-    await _accounts(ctx).unmake_reseller(account.user)
+    await ctx.accounts().unmake_reseller(account.user)
     return Reply(None, raw_output="")
 
 
@@ -60,5 +55,5 @@ async def setacls(ctx: CallContext, args: Params) -> Reply:
                 raise InvalidArgument(f"The “{key}” parameter must be 1 or 0.")
             if value == "1":
                 granted.add(name)
-    await _accounts(ctx).set_acls(account.user, frozenset(granted))
+    await ctx.accounts().set_acls(account.user, frozenset(granted))
     return Reply(None, raw_output="")
