@@ -13,6 +13,7 @@
      |    +-- NotFound            the named object does not exist (where naming it is allowed)
      +-- BadRequest               400 (malformed request, duplicate Authorization, bad path)
      +-- PayloadTooLarge          413
+     +-- RequestTimeout           408 (the body did not arrive in time; the connection closes)
      +-- ServiceUnavailable       503 with Retry-After; a dependency failed, never grants access
           +-- StoreUnavailable    the store is locked, full or unreachable
           +-- Overloaded          the password-hashing queue is full
@@ -90,6 +91,11 @@ class PayloadTooLarge(PanelauthError):
     reason = "Request Entity Too Large"
 
 
+class RequestTimeout(PanelauthError):
+    status = 408
+    reason = "Request Timeout"
+
+
 class ServiceUnavailable(PanelauthError):
     status = 503
     reason = "Service temporarily unavailable"
@@ -97,7 +103,20 @@ class ServiceUnavailable(PanelauthError):
 
 
 class StoreUnavailable(ServiceUnavailable):
-    reason = "The data store is temporarily unavailable"
+    """The store failed (locked, full, unreachable): 503 with the plain reason (w§15.5, FT-4).
+
+    The client only ever sees `reason`; the backend's own text (e.g. SQLite's "database is
+    locked") is kept in `cause`, for the app log and the operator's command line.
+    """
+
+    reason = "The data store is busy; try again."
+
+    def __init__(self, cause: str = "") -> None:
+        super().__init__()
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.cause})" if self.cause else self.reason
 
 
 class Overloaded(ServiceUnavailable):

@@ -113,6 +113,24 @@ async def test_a_token_cannot_mint_a_broader_token(dispatcher: Dispatcher, root:
     assert metadata(no_all)["result"] == 0
 
 
+async def test_a_restricted_token_naming_no_acl_mints_only_its_own_set(
+    dispatcher: Dispatcher, root: Account
+) -> None:
+    narrow = Identity(
+        "root",
+        IdentityKind.ROOT,
+        CredentialKind.API_TOKEN,
+        None,
+        frozenset({"manage-api-tokens", "list-accts"}),
+        restricted_token=True,
+    )
+    created = await whm(dispatcher, narrow, "api_token_create", token_name="child")
+    assert created.document["data"]["acls"] == ["list-accts", "manage-api-tokens"]
+    entry = (await whm(dispatcher, ROOT, "api_token_list")).document["data"]["tokens"]["child"]
+    granted = {acl for acl, held in entry["acls"].items() if held}
+    assert granted == {"list-accts", "manage-api-tokens"}
+
+
 async def test_reseller_needs_manage_api_tokens(dispatcher: Dispatcher, reseller: Account) -> None:
     without = reseller_identity(frozenset({"list-accts"}))
     answer = await whm(dispatcher, without, "api_token_list")

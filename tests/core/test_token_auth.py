@@ -73,6 +73,7 @@ async def test_reseller_whm_token_acts_with_the_acls_both_allow(
         CredentialKind.API_TOKEN,
         "res",
         frozenset({"list-accts", "create-acct"}),
+        restricted_token=True,  # narrower than the owner's four ACLs (w§16.7)
     )
 
 
@@ -225,5 +226,56 @@ async def test_root_whm_token_is_held_to_its_own_acls(
     await add_token(store, "root", TokenKind.WHM, acls=frozenset({"list-accts"}))
     identity = await authenticator.authenticate(header(Scheme.WHM, "root"))
     assert identity == Identity(
-        "root", IdentityKind.ROOT, CredentialKind.API_TOKEN, None, frozenset({"list-accts"})
+        "root",
+        IdentityKind.ROOT,
+        CredentialKind.API_TOKEN,
+        None,
+        frozenset({"list-accts"}),
+        restricted_token=True,
     )
+
+
+@pytest.mark.parametrize(
+    ("owner", "token_acls", "restricted"),
+    [
+        ("root", None, False),
+        ("root", {"all"}, False),
+        ("root", {"list-accts"}, True),
+        ("res", None, False),
+        ("res", {"list-accts", "create-acct", "suspend-acct", "passwd"}, False),  # the owner's set
+        ("res", {"list-accts", "create-acct", "suspend-acct", "passwd", "cpanel-api"}, False),
+        ("res", {"list-accts", "create-acct", "suspend-acct"}, True),
+        ("res", {"cpanel-api"}, True),
+    ],
+)
+async def test_a_whm_token_is_restricted_when_it_narrows_its_owners_acls(
+    authenticator: TokenAuthenticator,
+    store: SqliteStore,
+    reseller: Account,
+    owner: str,
+    token_acls: set[str] | None,
+    restricted: bool,
+) -> None:
+    acls = None if token_acls is None else frozenset(token_acls)
+    await add_token(store, owner, TokenKind.WHM, acls=acls)
+    identity = await authenticator.authenticate(header(Scheme.WHM, owner))
+    assert identity is not None and identity.restricted_token is restricted
+
+
+async def test_a_token_listing_its_owners_set_becomes_restricted_when_the_owner_gains_an_acl(
+    authenticator: TokenAuthenticator, store: SqliteStore, accounts: Accounts, reseller: Account
+) -> None:
+    await add_token(store, "res", TokenKind.WHM, acls=reseller.acls)
+    identity = await authenticator.authenticate(header(Scheme.WHM, "res"))
+    assert identity is not None and not identity.restricted_token
+    await accounts.set_acls("res", reseller.acls | {"cpanel-api"})
+    identity = await authenticator.authenticate(header(Scheme.WHM, "res"))
+    assert identity is not None and identity.restricted_token
+
+
+async def test_password_and_cpanel_token_identities_are_never_restricted_tokens(
+    authenticator: TokenAuthenticator, store: SqliteStore, bob: Account
+) -> None:
+    await add_token(store, "bob", TokenKind.CPANEL)
+    identity = await authenticator.authenticate(header(Scheme.CPANEL, "bob"))
+    assert identity is not None and not identity.restricted_token

@@ -19,6 +19,7 @@ from panelauth.core.tokens import (
     generate_token,
     parse_expires_at,
     parse_whitelist,
+    restricts,
     validate_token_name,
 )
 from panelauth.errors import InvalidArgument
@@ -149,6 +150,28 @@ def test_effective_acls_are_the_tokens_within_the_owners(
 ) -> None:
     given = None if token_acls is None else frozenset(token_acls)
     assert effective_acls(frozenset(owner), given) == frozenset(effective)
+
+
+@pytest.mark.parametrize(
+    ("owner", "token_acls", "restricted"),
+    [
+        ({"all"}, None, False),
+        ({"all"}, {"all"}, False),
+        ({"all"}, {"list-accts"}, True),
+        ({"list-accts", "passwd"}, None, False),
+        ({"list-accts", "passwd"}, {"all"}, False),
+        ({"list-accts", "passwd"}, {"passwd", "list-accts"}, False),
+        # a list wider than the owner's set grants exactly the owner's set
+        ({"list-accts", "passwd"}, {"passwd", "list-accts", "cpanel-api"}, False),
+        ({"list-accts", "passwd"}, {"passwd"}, True),
+        ({"list-accts", "passwd"}, {"cpanel-api"}, True),
+    ],
+)
+def test_a_token_restricts_when_it_grants_less_than_its_owner(
+    owner: set[str], token_acls: set[str] | None, restricted: bool
+) -> None:
+    given = None if token_acls is None else frozenset(token_acls)
+    assert restricts(frozenset(owner), given) is restricted
 
 
 # -- validation of API arguments ----------------------------------------------------------------

@@ -168,3 +168,21 @@ def test_enrol_two_factor_then_log_in_with_a_code(server: RunningServer, page: P
     page.fill("#tfatoken", code)
     page.click("#tfa_submit")
     expect(page.locator("#tfa-status")).to_contain_text("not valid")
+
+
+def test_creating_an_api_token_needs_the_current_password(
+    server: RunningServer, page: Page
+) -> None:
+    log_in(page, server, "bob", BOB_PASSWORD)
+    page.click("#to-security")
+    page.fill("#token_name", "from-chromium")
+    page.fill("#token_current_password", "not-the-Password1")
+    page.click("#token_submit")
+    expect(page.locator("#security-status")).to_contain_text("not correct")
+    expect(page.locator("#new-token")).to_have_count(0)
+    page.fill("#token_name", "from-chromium")
+    page.fill("#token_current_password", BOB_PASSWORD)
+    page.click("#token_submit")
+    expect(page.locator("#new-token")).to_have_text(re.compile(r"[A-Z0-9]{32}"))
+    page.click("#back")
+    page.click("#logout")

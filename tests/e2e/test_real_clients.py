@@ -1,7 +1,7 @@
 """Third-party clients, installed from their registries at test time, used unchanged.
 
 cpanel-api 0.3.0 and pycpanel 0.1.5 (PyPI) and cpanel-lib 0.0.5 (npm), as
-../shared/spec/clients.md describes. A failed install fails the run: nothing is skipped.
+docs/clients.md describes. A failed install fails the run: nothing is skipped.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ from panelauth.protocol.authorization import (
     MAX_PASSWORD_BYTES,
     MAX_USER_BYTES,
     MalformedCredentials,
+    Scheme,
     form_credentials,
+    header_scheme,
 )
 
 CONTROL_CHARACTERS = [chr(c) for c in range(0x20)] + ["\x7f"]
@@ -60,3 +62,24 @@ def test_rejects_form_user_names_a_header_would_reject(user: str, reason: str) -
     rejected = form_rejection(user, "secret")
     assert rejected.reason == reason
     assert rejected.claimed_user == ""  # a malformed name is never logged as the claimed user
+
+
+# -- the scheme alone (w§2.4: a cPanel token on a page is refused without a lookup) ------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("cpanel bob:U7HMR63FGY292DQZ4H5BFH16JLYMO01M", Scheme.CPANEL),
+        ("CPANEL bob:x", Scheme.CPANEL),
+        ("cPanel", Scheme.CPANEL),
+        ("  cpanel   bob:x\r\n", Scheme.CPANEL),
+        ("whm root:abc", Scheme.WHM),
+        ("Basic Ym9iOnB3", Scheme.BASIC),
+        ("Bearer abc", None),
+        ("cpanelx bob:x", None),
+        ("", None),
+    ],
+)
+def test_header_scheme_reads_only_the_scheme(value: str, expected: Scheme | None) -> None:
+    assert header_scheme(value) is expected

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from panelauth.api.registry import Api, Reply
-from panelauth.errors import FunctionNotFound, PanelauthError, PermissionDenied
+from panelauth.errors import (
+    FunctionNotFound,
+    PanelauthError,
+    PermissionDenied,
+    ServiceUnavailable,
+)
 from panelauth.protocol import envelopes
 from panelauth.protocol.envelopes import JsonObject
 
@@ -15,6 +20,7 @@ from panelauth.protocol.envelopes import JsonObject
 class Answer:
     status: int
     document: JsonObject
+    retry_after: int | None = None  # seconds, for a 503 (w§15.5): the Retry-After header
 
     @property
     def succeeded(self) -> bool:
@@ -60,13 +66,18 @@ def success(api: Api, module: str, name: str, result: Any) -> Answer:
 
 
 def failure(api: Api, module: str, name: str, error: PanelauthError) -> Answer:
+    """The error in the API's envelope: the one place an error becomes an answer (w§15.6).
+
+    Only the error's `message` is shown; a StoreUnavailable's message is its plain reason,
+    never the backend's own text. A 503 carries its Retry-After."""
     texts = _text(error)
+    retry = error.retry_after_seconds if isinstance(error, ServiceUnavailable) else None
     if api is Api.WHM1:
         if isinstance(error, FunctionNotFound):
             reason = envelopes.whm1_not_found_reason(name)
         else:
             reason = " ".join(texts)
-        return Answer(error.status, envelopes.whm1_failure(name, reason))
+        return Answer(error.status, envelopes.whm1_failure(name, reason), retry)
     if api is Api.UAPI:
-        return Answer(error.status, envelopes.uapi_failure(*texts))
-    return Answer(error.status, envelopes.api2_failure(module, name, " ".join(texts)))
+        return Answer(error.status, envelopes.uapi_failure(*texts), retry)
+    return Answer(error.status, envelopes.api2_failure(module, name, " ".join(texts)), retry)

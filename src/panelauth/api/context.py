@@ -9,6 +9,7 @@ from panelauth.api.registry import Registry
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
 from panelauth.core.audit import AccountingLog
+from panelauth.core.credential_changes import CredentialChanges
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
@@ -32,6 +33,12 @@ class Runtime:
     home_root: Path  # users' home directories: <home_root>/<user>
     sessions: SessionManager
     two_factor: TwoFactor
+
+    def credential_changes(self) -> CredentialChanges:
+        """Password, second-factor and token changes, with their session ends and records."""
+        return CredentialChanges(
+            self.store, self.passwords, self.clock, self.sessions, self.two_factor, self.accounting
+        )
 
 
 @dataclass(frozen=True)

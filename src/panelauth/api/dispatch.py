@@ -2,8 +2,9 @@
 
 Order (w§1.4, after authentication): find the function (404 if unknown), check the rights it
 declares (403), run it (200, with result 0 on a functional failure). Every surface of a cPanel
-function (UAPI, API 2, through WHM, each port) passes through `_cpanel_call`, so a decision is
-the same everywhere (AZ-1).
+function (UAPI, API 2, through WHM, each port) passes through `cpanel`, so a decision is
+the same everywhere (AZ-1); that includes the extra ACLs a restricted WHM token needs there
+(`Function.whm_token_acls`, w§16.7).
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ class Dispatcher:
 
     async def _authorise_cpanel(self, function: Function, context: CallContext) -> None:
         account = context.acting_account()
+        if context.identity.restricted_token:
+            # a WHM token narrower than its owner: the ACLs the function declares (w§16.7)
+            for acl in function.whm_token_acls:
+                if not context.identity.has_acl(acl):
+                    raise PermissionDenied(f"This function requires the “{acl}” privilege.")
         if context.mailbox is not None and not function.webmail_safe:
             raise PermissionDenied("This function is not available in Webmail.")
         if function.feature is not None:

@@ -3,6 +3,10 @@
 A function is a plain `async def fn(ctx, args) -> data`. Its declaration says which API it
 belongs to, which services may call it, the WHM ACL or cPanel feature it needs, and whether it
 is Webmail-safe. Authorisation reads only these declarations, in one place (AZ-1).
+
+A cPanel function also declares whether it sets a password (`sets_password`, required). From
+that and its module, `Function.whm_token_acls` derives the WHM ACLs a restricted WHM API token
+needs to reach it through WHM (w§16.7, made stricter; docs/api.md has the table).
 """
 
 from __future__ import annotations
@@ -36,6 +40,17 @@ class Reply:
 
 Handler = Callable[["CallContext", Params], Awaitable[Any]]
 
+# What a restricted WHM API token (its ACL list is neither `all` nor its owner's full set) needs,
+# besides ownership, to call a cPanel function through WHM (w§16.7, made stricter). This is the
+# only copy of the rule; the dispatcher reads it from `Function.whm_token_acls`.
+CPANEL_API_ACL = "cpanel-api"  # every cPanel function
+PASSWORD_ACL = "passwd"  # a function that sets a password (declared with `sets_password=True`)
+# whole modules: each of their functions, whatever it declares (API 2 forms included)
+MODULE_WHM_TOKEN_ACLS: dict[str, frozenset[str]] = {
+    "Tokens": frozenset({PASSWORD_ACL}),  # a cPanel token is a full-access credential
+    "TwoFactorAuth": frozenset({"create-acct"}),  # as WHM's twofactorauth_remove_user_config
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Function:
@@ -48,10 +63,29 @@ class Function:
     webmail_safe: bool = False
     # account-changing WHM functions add metadata.output.raw (w§15.1)
     changes_accounts: bool = False
+    # cPanel: whether it sets (or creates with) a password; must be declared (None = undeclared)
+    sets_password: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.api is not Api.WHM1 and self.sets_password is None:
+            raise ValueError(f"{self.module}::{self.name} must declare sets_password")
 
     @property
     def key(self) -> tuple[Api, str, str]:
         return (self.api, self.module, self.name)
+
+    @property
+    def whm_token_acls(self) -> tuple[str, ...]:
+        """The WHM ACLs a restricted WHM token needs to call this cPanel function (w§16.7).
+
+        `cpanel-api` first, then the others in name order; empty for WHM API 1 functions.
+        """
+        if self.api is Api.WHM1:
+            return ()
+        extra = set(MODULE_WHM_TOKEN_ACLS.get(self.module, ()))
+        if self.sets_password:
+            extra.add(PASSWORD_ACL)
+        return (CPANEL_API_ACL, *sorted(extra))
 
 
 class Registry:
@@ -102,14 +136,27 @@ class Registry:
         module: str,
         name: str,
         *,
+        sets_password: bool,
         feature: str | None = None,
         webmail_safe: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Register a UAPI or API 2 function (cPanel port, through WHM, Webmail if safe)."""
+        """Register a UAPI or API 2 function (cPanel port, through WHM, Webmail if safe).
+
+        `sets_password` has no default: a function that sets or creates a password (an
+        account's or a mailbox's) says so, and a restricted WHM token then needs `passwd`.
+        """
 
         def register(handler: Handler) -> Handler:
             self.add(
-                Function(api, module, name, handler, feature=feature, webmail_safe=webmail_safe)
+                Function(
+                    api,
+                    module,
+                    name,
+                    handler,
+                    feature=feature,
+                    webmail_safe=webmail_safe,
+                    sets_password=sets_password,
+                )
             )
             return handler
 

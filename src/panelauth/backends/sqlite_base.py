@@ -1,13 +1,14 @@
 """SQLite plumbing: the connection, migrations and transactions every table module uses.
 
 Why inline: a PK lookup costs ~5 µs here, a thread hop 60 µs and aiosqlite 160 µs
-(../shared/perf). One connection per worker process, opened after fork. Writes run in
+(docs/benchmarks.md). One connection per worker process, opened after fork. Writes run in
 `BEGIN IMMEDIATE` transactions with a bounded busy timeout; a lock or I/O failure becomes
 StoreUnavailable (503, FT-4), never a 500 and never access.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,15 @@ from panelauth.clock import Clock
 from panelauth.errors import AlreadyExists, NotFound, StoreUnavailable
 
 BUSY_TIMEOUT_MS = 2000
+
+log = logging.getLogger(__name__)
+
+
+def unavailable(error: sqlite3.Error) -> StoreUnavailable:
+    """The one mapping of a SQLite failure: the cause goes to the app log (SQLite's text names
+    no values), the client gets only StoreUnavailable's plain reason (FT-3, FT-4)."""
+    log.warning("store unavailable: %s", error)
+    return StoreUnavailable(str(error))
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -30,16 +40,19 @@ def _migrations() -> list[tuple[int, str]]:
 
 
 class SqliteBase:
-    def __init__(self, location: Path | str, *, clock: Clock) -> None:
+    def __init__(
+        self, location: Path | str, *, clock: Clock, busy_timeout_ms: int | None = None
+    ) -> None:
         self._clock = clock
+        timeout_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else max(0, int(busy_timeout_ms))
         try:
             self._db = sqlite3.connect(
-                str(location), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+                str(location), timeout=timeout_ms / 1000, isolation_level=None
             )
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             self._db.execute("PRAGMA journal_mode = WAL")
             # WAL + NORMAL: 32 µs per commit instead of 143 µs; a power cut may lose the last
-            # commits but never corrupts (../shared/perf)
+            # commits but never corrupts (docs/benchmarks.md)
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA cache_size = -65536")
@@ -71,8 +84,8 @@ class SqliteBase:
         """One immediate transaction: all or nothing (FT-2); lock timeouts become 503."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise StoreUnavailable(str(error)) from error
+        except sqlite3.Error as error:
+            raise unavailable(error) from error
         try:
             yield self._db
         except sqlite3.IntegrityError as error:
@@ -80,6 +93,10 @@ class SqliteBase:
             if "FOREIGN KEY" in str(error):
                 raise NotFound("The record it belongs to does not exist.") from None
             raise AlreadyExists() from None
+        except sqlite3.Error as error:  # locked, full, I/O: the same 503 as BEGIN's (FT-4, FT-5)
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise unavailable(error) from error
         except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -89,17 +106,17 @@ class SqliteBase:
         except sqlite3.Error as error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            raise StoreUnavailable(str(error)) from error
+            raise unavailable(error) from error
 
     def _read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         try:
             return self._db.execute(sql, parameters).fetchall()
         except sqlite3.Error as error:
-            raise StoreUnavailable(str(error)) from error
+            raise unavailable(error) from error
 
     def _change(self, sql: str, parameters: tuple[object, ...]) -> bool:
         try:
             with self._write() as db:
                 return db.execute(sql, parameters).rowcount > 0
         except sqlite3.Error as error:
-            raise StoreUnavailable(str(error)) from error
+            raise unavailable(error) from error

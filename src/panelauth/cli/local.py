@@ -11,7 +11,7 @@ import yaml
 
 from panelauth.api.answers import Answer
 from panelauth.api.registry import Api
-from panelauth.clock import SystemClock
+from panelauth.clock import EffectiveClock, HighWaterMark
 from panelauth.core.models import CredentialKind, Identity, IdentityKind, root_identity
 from panelauth.protocol import envelopes
 from panelauth.protocol.params import Params
@@ -25,7 +25,9 @@ LOCAL_ADDRESS = "127.0.0.1"
 @contextmanager
 def local_state(data_dir: DataDir) -> Iterator[ServerState]:
     """The server's parts over `data_dir`, for one command run on this machine."""
-    state = build_state(data_dir, data_dir.load_settings(), SystemClock())
+    # the server's effective time (FT-9), read from its mark; only the server writes the mark
+    clock = EffectiveClock(HighWaterMark(data_dir.effective_time))
+    state = build_state(data_dir, data_dir.load_settings(), clock, wall_clock=clock.wall)
     try:
         yield state
     finally:

@@ -1,11 +1,20 @@
-"""`panelauth`: init, serve, whmapi1, uapi."""
+"""`panelauth`: init, serve, whmapi1, uapi, token, accesshash, twofactor.
+
+No traceback reaches a user: every failure is one `Error: ...` line on stderr and exit status 1
+(`PanelauthGroup`). Commands other than `init` and `serve` need an initialised data directory
+and create nothing outside one (`pass_store_dir`); `init` and `serve` create or tighten it.
+Every command runs under umask 077, so whatever it creates in the data directory is private.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -18,16 +27,66 @@ from panelauth.core.settings import ConfigError
 from panelauth.core.tokens import TokenKind
 from panelauth.errors import PanelauthError
 from panelauth.protocol.params import Params
-from panelauth.server.datadir import DataDir, default_data_dir, initialise
-from panelauth.server.listeners import ServeOptions, serve
+from panelauth.server.datadir import (
+    DataDir,
+    DataDirError,
+    default_data_dir,
+    initialise,
+    private_umask,
+)
+from panelauth.server.listeners import ListenError, ServeOptions, serve
 
 OUTPUTS = click.Choice(["yaml", "json", "jsonpretty"])
+OUTPUT_HELP = "yaml (the default, as cPanel's tools), json (compact) or jsonpretty (indented)."
+USER_HELP = "The user: root, a reseller, a cPanel account or (twofactor) a mailbox."
+KIND_HELP = "whm: a WHM API token (root or a reseller); cpanel: a cPanel account's token."
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-@click.group()
+def one_line(error: Exception) -> str:
+    """What the user reads after `Error: `: one line, no traceback."""
+    if isinstance(error, PanelauthError):
+        text = error.message
+    elif isinstance(error, ListenError | DataDirError | ConfigError):
+        text = str(error)
+    elif isinstance(error, OSError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    else:
+        text = f"unexpected {type(error).__name__}: {error}"
+    return " ".join(text.split())
+
+
+class PanelauthGroup(click.Group):
+    """Turns every exception a command lets out into one `Error: ...` line and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, EOFError):
+            raise
+        except Exception as error:  # the last line of defence: no traceback for the user
+            raise click.ClickException(one_line(error)) from None
+
+
+def pass_store_dir(command: Callable[Concatenate[DataDir, P], R]) -> Callable[P, R]:
+    """Like click.pass_obj, after checking the data directory holds a panelauth store."""
+
+    @functools.wraps(command)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        data_dir = click.get_current_context().find_object(DataDir)
+        assert data_dir is not None
+        data_dir.require_store()
+        return command(data_dir, *args, **kwargs)
+
+    return checked
+
+
+@click.group(cls=PanelauthGroup)
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Data directory (default: $PANELAUTH_DATA_DIR, else ~/.local/share/panelauth).",
 )
@@ -35,14 +94,12 @@ OUTPUTS = click.Choice(["yaml", "json", "jsonpretty"])
 def cli(ctx: click.Context, data_dir: Path | None) -> None:
     """A cPanel & WHM compatible authentication server."""
     ctx.obj = DataDir(data_dir or default_data_dir())
+    ctx.with_resource(private_umask())
 
 
 def _initialise(data_dir: DataDir, *, announce_unchanged: bool) -> None:
     password = os.environ.get("PANELAUTH_ROOT_PASSWORD") or None
-    try:
-        result = asyncio.run(initialise(data_dir, SystemClock(), root_password=password))
-    except (PanelauthError, ConfigError) as error:
-        raise click.ClickException(str(error)) from None
+    result = asyncio.run(initialise(data_dir, SystemClock(), root_password=password))
     if result.created:
         click.echo(f"Initialised {data_dir.root}: created {', '.join(result.created)}.")
     elif announce_unchanged:
@@ -54,7 +111,11 @@ def _initialise(data_dir: DataDir, *, announce_unchanged: bool) -> None:
 @cli.command()
 @click.pass_obj
 def init(data_dir: DataDir) -> None:
-    """Create the store, certificate and root account (idempotent)."""
+    """Create the store, certificate and root account (idempotent).
+
+    The data directory is created mode 0700, or tightened when it exists; a directory holding
+    other files is refused.
+    """
     _initialise(data_dir, announce_unchanged=True)
 
 
@@ -67,9 +128,23 @@ def init(data_dir: DataDir) -> None:
     show_default=True,
     help="Added to every port: 2082+K ... 2096+K.",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Pre-forked worker processes sharing the listeners.",
+)
+@click.option(
+    "--cert",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Your PEM certificate (with --key) instead of the generated one.",
+)
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The PEM private key of --cert.",
+)
 @click.pass_obj
 def serve_command(
     data_dir: DataDir,
@@ -83,12 +158,7 @@ def serve_command(
     if (cert is None) != (key is None):
         raise click.UsageError("--cert and --key go together.")
     _initialise(data_dir, announce_unchanged=False)
-    try:
-        sys.exit(serve(ServeOptions(data_dir, host, port_offset, workers, cert, key)))
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:
-        raise click.ClickException(f"cannot listen: {error}") from None
+    sys.exit(serve(ServeOptions(data_dir, host, port_offset, workers, cert, key)))
 
 
 def _params(arguments: tuple[str, ...]) -> Params:
@@ -99,10 +169,10 @@ def _params(arguments: tuple[str, ...]) -> Params:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.option("--output", type=OUTPUTS, default="yaml", show_default=True)
+@click.option("--output", type=OUTPUTS, default="yaml", show_default=True, help=OUTPUT_HELP)
 @click.argument("function")
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
+@pass_store_dir
 def whmapi1(data_dir: DataDir, output: str, function: str, arguments: tuple[str, ...]) -> None:
     """Run a WHM API 1 function as root: whmapi1 FUNCTION key=value ..."""
     answer = asyncio.run(run_whmapi1(data_dir, function, _params(arguments)))
@@ -112,11 +182,11 @@ def whmapi1(data_dir: DataDir, output: str, function: str, arguments: tuple[str,
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--user", required=True, help="The cPanel account to act as.")
-@click.option("--output", type=OUTPUTS, default="yaml", show_default=True)
+@click.option("--output", type=OUTPUTS, default="yaml", show_default=True, help=OUTPUT_HELP)
 @click.argument("module")
 @click.argument("function")
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
+@pass_store_dir
 def uapi(
     data_dir: DataDir,
     user: str,
@@ -140,10 +210,7 @@ def token() -> None:
 
 
 def _token_answer(data_dir: DataDir, user: str, kind: str, action: str, params: Params) -> Answer:
-    try:
-        answer = asyncio.run(token_call(data_dir, user, TokenKind(kind), action, params))
-    except PanelauthError as error:
-        raise click.ClickException(error.message) from None
+    answer = asyncio.run(token_call(data_dir, user, TokenKind(kind), action, params))
     if not answer.succeeded:
         document = answer.document
         reason = (document.get("metadata") or {}).get("reason") or "; ".join(
@@ -154,13 +221,13 @@ def _token_answer(data_dir: DataDir, user: str, kind: str, action: str, params: 
 
 
 @token.command("create")
-@click.option("--user", default="root", show_default=True)
-@click.option("--kind", type=KINDS, default="whm", show_default=True)
+@click.option("--user", default="root", show_default=True, help=USER_HELP)
+@click.option("--kind", type=KINDS, default="whm", show_default=True, help=KIND_HELP)
 @click.option("--acl", "acls", multiple=True, help="WHM ACL (repeat); default: full access.")
 @click.option("--expires-at", type=int, default=0, help="Unix time; 0 never expires.")
 @click.option("--whitelist-ip", "ips", multiple=True, help="IP or CIDR (repeat).")
 @click.argument("name")
-@click.pass_obj
+@pass_store_dir
 def token_create(
     data_dir: DataDir,
     user: str,
@@ -183,9 +250,9 @@ def token_create(
 
 
 @token.command("list")
-@click.option("--user", default="root", show_default=True)
-@click.option("--kind", type=KINDS, default="whm", show_default=True)
-@click.pass_obj
+@click.option("--user", default="root", show_default=True, help=USER_HELP)
+@click.option("--kind", type=KINDS, default="whm", show_default=True, help=KIND_HELP)
+@pass_store_dir
 def token_list(data_dir: DataDir, user: str, kind: str) -> None:
     """List a user's tokens."""
     answer = _token_answer(data_dir, user, kind, "list", Params())
@@ -194,10 +261,10 @@ def token_list(data_dir: DataDir, user: str, kind: str) -> None:
 
 
 @token.command("revoke")
-@click.option("--user", default="root", show_default=True)
-@click.option("--kind", type=KINDS, default="whm", show_default=True)
+@click.option("--user", default="root", show_default=True, help=USER_HELP)
+@click.option("--kind", type=KINDS, default="whm", show_default=True, help=KIND_HELP)
 @click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@pass_store_dir
 def token_revoke(data_dir: DataDir, user: str, kind: str, names: tuple[str, ...]) -> None:
     """Revoke tokens by name."""
     for name in names:
@@ -215,13 +282,10 @@ def accesshash() -> None:
 
 @accesshash.command("convert")
 @click.argument("user", default="root")
-@click.pass_obj
+@pass_store_dir
 def accesshash_convert(data_dir: DataDir, user: str) -> None:
     """Turn USER's access hash into a WHM API token (like convert_accesshash_to_token)."""
-    try:
-        name = asyncio.run(convert_access_hash(data_dir, user))
-    except PanelauthError as error:
-        raise click.ClickException(error.message) from None
+    name = asyncio.run(convert_access_hash(data_dir, user))
     click.echo(f"Converted {user}'s access hash into the API token “{name}”.")
 
 
@@ -231,8 +295,8 @@ def twofactor() -> None:
 
 
 @twofactor.command("enrol")
-@click.option("--user", default="root", show_default=True)
-@click.pass_obj
+@click.option("--user", default="root", show_default=True, help=USER_HELP)
+@pass_store_dir
 def twofactor_enrol(data_dir: DataDir, user: str) -> None:
     """Show a QR code in the terminal, then enable two-factor with a first code."""
 
@@ -241,16 +305,13 @@ def twofactor_enrol(data_dir: DataDir, user: str) -> None:
         click.echo(f"Key: {secret}")
         return str(click.prompt("Security code from your app"))
 
-    try:
-        asyncio.run(tfa_cli.enrol(data_dir, user, ask))
-    except PanelauthError as error:
-        raise click.ClickException(error.message) from None
+    asyncio.run(tfa_cli.enrol(data_dir, user, ask))
     click.echo(f"Two-factor authentication is on for {user}; its other sessions were ended.")
 
 
 @twofactor.command("status")
-@click.option("--user", default="root", show_default=True)
-@click.pass_obj
+@click.option("--user", default="root", show_default=True, help=USER_HELP)
+@pass_store_dir
 def twofactor_status(data_dir: DataDir, user: str) -> None:
     """Whether the policy is on and the user is enrolled."""
     policy, enrolled = asyncio.run(tfa_cli.status(data_dir, user))
@@ -258,8 +319,8 @@ def twofactor_status(data_dir: DataDir, user: str) -> None:
 
 
 @twofactor.command("remove")
-@click.option("--user", default="root", show_default=True)
-@click.pass_obj
+@click.option("--user", default="root", show_default=True, help=USER_HELP)
+@pass_store_dir
 def twofactor_remove(data_dir: DataDir, user: str) -> None:
     """Turn two-factor off for a user (and end its sessions)."""
     if not asyncio.run(tfa_cli.remove(data_dir, user)):

@@ -112,7 +112,10 @@ async def convert_access_hash(data_dir: DataDir, user: str) -> str:
         store = state.runtime.store
         hash_digest = await store.get_access_hash_digest(user)
         if hash_digest is None:
-            raise NotFound(f"{user} has no access hash.")
+            raise NotFound(
+                f"{user} has no access hash; make one with "
+                "`panelauth whmapi1 accesshash generate=1`, then convert it."
+            )
         now = int(state.runtime.clock.now())
         base = f"accesshash-{now}"
         for suffix in range(100):

@@ -17,9 +17,10 @@ from panelauth.core.models import ROOT, CredentialKind, Identity, IdentityKind, 
 from panelauth.core.passwords import HashingPool
 from panelauth.core.stores import AccountStore, MailboxStore
 from panelauth.core.two_factor import TwoFactor
-from panelauth.errors import AuthenticationFailed
+from panelauth.errors import AuthenticationFailed, StoreUnavailable
 from panelauth.protocol.authorization import BasicCredentials, Credentials
 from panelauth.protocol.services import Service
+from panelauth.secret import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +93,7 @@ class BasicAuthenticator:
                 raise AuthenticationFailed("user password incorrect", claimed_user=user)
             self._cache.add(key, password, principal.password_hash)
             if verified.needs_rehash:
-                new_hash = await self._pool.hash(password)
-                if principal.mailbox:
-                    await self._store.set_mailbox_password_hash(key, new_hash, rotate=False)
-                else:
-                    await self._store.set_password_hash(key, new_hash, rotate=False)
+                await self._rehash(principal, password)
         if principal.suspended:
             raise AuthenticationFailed("account suspended", claimed_user=user)
         # w§2.6 (D6): the password was right; a 2FA user also needs X-CPANEL-OTP, every time
@@ -112,6 +109,19 @@ class BasicAuthenticator:
                 address=attempt.client_address,
             )
         return principal.identity
+
+    async def _rehash(self, principal: _PasswordPrincipal, password: Secret) -> None:
+        """Store the hash with today's parameters; best effort: a store that cannot write now
+        (locked, full) leaves the old hash, which still verifies, for the next login."""
+        new_hash = await self._pool.hash(password)
+        key = principal.record_key
+        try:
+            if principal.mailbox:
+                await self._store.set_mailbox_password_hash(key, new_hash, rotate=False)
+            else:
+                await self._store.set_password_hash(key, new_hash, rotate=False)
+        except StoreUnavailable:
+            return
 
     async def _resolve(self, user: str, service: Service) -> _PasswordPrincipal | None:
         if service is Service.WEBMAIL and "@" in user:

@@ -1,6 +1,6 @@
 """A bounded in-memory cache of verified passwords, so repeated Basic auth costs what a token does.
 
-Shape from ../shared/perf: only successes are cached; the key is
+Shape from the measurements in docs/benchmarks.md: only successes are cached; the key is
 HMAC-SHA256(per-process pepper, user NUL password NUL stored-hash), so a password change (a new
 stored hash) misses without any invalidation; the value is only an expiry time; nothing is
 persisted. Suspension and every other check still run on each request.

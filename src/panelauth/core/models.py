@@ -79,6 +79,9 @@ class Identity:
     acls: frozenset[str] = frozenset()
     session_id: str | None = None  # set when a session cookie authenticated the request
     possessor: str | None = None  # root or the reseller that entered this account (w§16.8)
+    # a WHM API token whose ACLs narrow its owner's (effective ACLs != the owner's, w§16.4); set
+    # only by token authentication. It then needs extra ACLs for cPanel functions (w§16.7).
+    restricted_token: bool = False
 
     def has_acl(self, acl: str) -> bool:
         return "all" in self.acls or acl in self.acls

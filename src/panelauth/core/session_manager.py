@@ -25,6 +25,7 @@ from panelauth.core.sessions import (
 )
 from panelauth.core.stores import AccountStore, SessionStore, StepUse
 from panelauth.core.two_factor import TwoFactorFailed
+from panelauth.errors import StoreUnavailable
 from panelauth.protocol.cookies import encode_cookie_value, parse_cookie_value
 from panelauth.protocol.services import Service
 from panelauth.protocol.sessionlog import Origin
@@ -217,9 +218,14 @@ class SessionManager:
         # 7. a pending-2FA session may only submit its code or log out (w§9)
         if session.state is SessionState.PENDING_2FA:
             raise SessionRefused("pending_2fa", pending=session)
-        # 8. keep it alive without a write on every request
+        # 8. keep it alive without a write on every request; best effort: a store that cannot
+        # write (locked, full) does not stop a session it could read, but its idle clock is
+        # not extended (FT-5)
         if now - session.last_seen >= self.policy.touch_interval:
-            await self._store.touch_session(session.session_id, now)
+            try:
+                await self._store.touch_session(session.session_id, now)
+            except StoreUnavailable:
+                return session
             session = replace(session, last_seen=now)
         return session
 

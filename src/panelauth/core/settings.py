@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from panelauth.core.passwords import Argon2Parameters
@@ -31,6 +31,12 @@ class Settings:
     credential_cache_entries: int = 10_000
     credential_cache_ttl_seconds: float = 300.0
     shutdown_grace_seconds: float = 30.0
+    # slow and stalled clients (TR-6): seconds to receive a request head / a body, and
+    # concurrent connections allowed per client address and per worker
+    request_head_timeout: float = 10.0
+    request_body_timeout: float = 30.0
+    max_connections_per_address: int = 256
+    max_connections: int = 4096
     # w§2.2: on by default for old clients; cPanel ships it off
     access_hash_enabled: bool = True
     # where users' home directories (and root's .accesshash) live; default <data dir>/home
@@ -44,6 +50,8 @@ class Settings:
     # w§13.3: the key that encrypts two-factor secrets lives outside the database
     tfa_key_file: str | None = None  # default <data dir>/tfa.key
     tfa_window_steps: int = 1
+    # FT-4: how long a store write waits for a lock before the answer is 503 with Retry-After
+    store_busy_timeout_ms: int = 2000
 
     def is_server_name(self, host: str) -> bool:
         """A name this server answers to; loopback names can only mean this machine."""
@@ -52,6 +60,38 @@ class Settings:
             return True
         return host == self.hostname.lower() or host in (n.lower() for n in self.server_names)
 
+
+# One line of meaning per setting, kept beside the fields: `init` writes every field of Settings
+# into panelauth.yaml (commented out, with its default) with this line above it.
+SETTING_HELP: dict[str, str] = {
+    "hostname": "the server's name in generated URLs and redirects (default: the host name)",
+    "server_names": "other names clients may use; any other Host is never echoed",
+    "require_ssl": "cPanel's requiressl; while on, nothing authenticates on the plain ports",
+    "trusted_proxies": "CIDRs whose X-Forwarded-For is believed",
+    "log_successful_logins": "a SUCCESS line in login_log for every header-authenticated request",
+    "max_body_bytes": "larger request bodies get 413",
+    "argon2": "argon2id parameters for new password hashes",
+    "hashing_threads": "threads that hash passwords (never the event loop)",
+    "hashing_max_pending": "password checks allowed to wait; beyond that the answer is 503",
+    "credential_cache_entries": "verified Basic credentials kept per worker (0: no cache)",
+    "credential_cache_ttl_seconds": "how long a cached verification is trusted",
+    "shutdown_grace_seconds": "how long in-flight requests may run after SIGTERM",
+    "access_hash_enabled": "false refuses `WHM root:<hash>` (cPanel ships it off)",
+    "home_root": "users' home directories, with root's .accesshash (null: <data dir>/home)",
+    "session_idle_seconds": "idle limit of password sessions",
+    "session_absolute_seconds": "absolute limit of every session",
+    "cookie_ip_validation": "strict, loose (same /24 or /64) or disabled",
+    "session_log_layout": "seed (cPanel's SSO-guide layout) or cpsrvd (its current logger)",
+    "tfa_key_file": "the key sealing two-factor secrets, made at start (null: <data dir>/tfa.key)",
+    "tfa_window_steps": "accepted TOTP steps either side of now",
+    "request_head_timeout": "seconds a client may take to send a request's head",
+    "request_body_timeout": "seconds a client may take to send a request's body",
+    "max_connections_per_address": "concurrent connections per client address, per worker",
+    "max_connections": "concurrent connections per worker",
+    "store_busy_timeout_ms": "how long a store write waits for a lock before the answer is 503",
+}
+# settings whose default is None accept `null`, which means that default
+_NULLABLE = frozenset(f.name for f in fields(Settings) if f.default is None)
 
 _SIMPLE_KEYS: dict[str, type] = {
     "hostname": str,
@@ -63,6 +103,10 @@ _SIMPLE_KEYS: dict[str, type] = {
     "credential_cache_entries": int,
     "credential_cache_ttl_seconds": float,
     "shutdown_grace_seconds": float,
+    "request_head_timeout": float,
+    "request_body_timeout": float,
+    "max_connections_per_address": int,
+    "max_connections": int,
     "access_hash_enabled": bool,
     "home_root": str,
     "session_idle_seconds": float,
@@ -71,7 +115,15 @@ _SIMPLE_KEYS: dict[str, type] = {
     "session_log_layout": str,
     "tfa_key_file": str,
     "tfa_window_steps": int,
+    "store_busy_timeout_ms": int,
 }
+_POSITIVE = (
+    "max_body_bytes",
+    "request_head_timeout",
+    "request_body_timeout",
+    "max_connections_per_address",
+    "max_connections",
+)
 _CHOICES = {
     "cookie_ip_validation": ("strict", "loose", "disabled"),
     "session_log_layout": ("seed", "cpsrvd"),
@@ -81,6 +133,7 @@ _CHOICES = {
 def settings_from_mapping(raw: dict[str, Any]) -> Settings:
     """Build Settings from a parsed YAML mapping; unknown keys and wrong types are errors."""
     values: dict[str, Any] = {}
+    raw = {key: value for key, value in raw.items() if value is not None or key not in _NULLABLE}
     for key, raw_value in raw.items():
         value = raw_value
         if key in _SIMPLE_KEYS:
@@ -105,8 +158,9 @@ def settings_from_mapping(raw: dict[str, Any]) -> Settings:
             values[key] = _argon2(value)
         else:
             raise ConfigError(f"unknown setting: {key}")
-    if values.get("max_body_bytes", 1) <= 0:
-        raise ConfigError("max_body_bytes: must be positive")
+    for key in _POSITIVE:
+        if values.get(key, 1) <= 0:
+            raise ConfigError(f"{key}: must be positive")
     return replace(Settings(), **values)
 
 

@@ -6,6 +6,7 @@ always gets the same "Access denied" (w§2.0).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from typing import Protocol
 
@@ -13,7 +14,7 @@ from panelauth.clock import Clock
 from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind
 from panelauth.core.stores import AccountStore, TokenStore
-from panelauth.core.tokens import TokenKind, digest, effective_acls
+from panelauth.core.tokens import TokenKind, digest, effective_acls, restricts
 from panelauth.errors import AuthenticationFailed
 from panelauth.protocol.authorization import HeaderSecretCredentials, Scheme
 from panelauth.protocol.services import Service
@@ -57,7 +58,12 @@ class TokenAuthenticator:
         if owner.suspended:
             raise AuthenticationFailed("account suspended", claimed_user=user)
         # 7. rights: the token's ACLs within the owner's current ACLs (TK-4)
-        return _identity(owner, kind, effective_acls(_owner_acls(owner), token.acls))
+        owner_acls = _owner_acls(owner)
+        identity = _identity(owner, kind, effective_acls(owner_acls, token.acls))
+        if kind is TokenKind.WHM and restricts(owner_acls, token.acls):
+            # w§16.7: such a token needs more ACLs to reach cPanel functions through WHM
+            identity = dataclasses.replace(identity, restricted_token=True)
+        return identity
 
     async def _access_hash(self, owner: Account | None, secret_digest: str) -> Identity:
         stored = await self._store.get_access_hash_digest("root")

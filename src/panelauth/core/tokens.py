@@ -97,6 +97,15 @@ def effective_acls(owner_acls: frozenset[str], token_acls: frozenset[str] | None
     return owner_acls & token_acls
 
 
+def restricts(owner_acls: frozenset[str], token_acls: frozenset[str] | None) -> bool:
+    """Whether a token's ACL list narrows its owner's rights: neither `all` nor the owner's set.
+
+    Compared on the effective rights (w§16.4), so a list that names every ACL the owner holds
+    today is not restricted, and becomes so when the owner gains one the list lacks.
+    """
+    return effective_acls(owner_acls, token_acls) != owner_acls
+
+
 def validate_token_name(name: str) -> str:
     if not TOKEN_NAME.fullmatch(name):
         raise InvalidArgument(

@@ -4,6 +4,8 @@
 * TF-4: wrong codes are counted; 5 in 15 minutes lock the account's second factor for 15.
 * TF-6: state lives only here and in the store; nothing from a request can set it.
 * TF-7: an enrolled user whose secret cannot be read cannot log in with a password.
+* FT-9: codes are checked against `totp_clock`, the system clock (authenticator apps follow
+  real time); the lock and every recorded time follow `clock`, the effective time.
 """
 
 from __future__ import annotations
@@ -48,10 +50,12 @@ class TwoFactor:
         *,
         hostname: str,
         window: int = 1,
+        totp_clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._box = box
         self._clock = clock
+        self._totp_clock = totp_clock or clock
         self._hostname = hostname
         self._window = window
 
@@ -105,7 +109,7 @@ class TwoFactor:
         # 3. a valid code, newer than the newest used one (TF-2, TF-3)
         last = await self._store.last_totp_step(user)
         verified = verify_totp(
-            code=code, secret=secret, at=now, last_step=last, window=self._window
+            code=code, secret=secret, at=self._totp_clock.now(), last_step=last, window=self._window
         )
         if verified is None:
             await self._store.record_tfa_failure(user, now)
@@ -119,7 +123,7 @@ class TwoFactor:
         verified = verify_totp(
             code=code,
             secret=secret,
-            at=now,
+            at=self._totp_clock.now(),
             last_step=await self._store.last_totp_step(user),
             window=self._window,
         )

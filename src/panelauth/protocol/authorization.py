@@ -59,6 +59,13 @@ def has_control_characters(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+def header_scheme(value: str) -> Scheme | None:
+    """The scheme an Authorization value names (case-insensitive), without reading the
+    credentials; None for any other scheme (w§2.0, w§2.4)."""
+    name = value.strip(" \t\r\n").partition(" ")[0].lower()
+    return next((scheme for scheme in Scheme if scheme.value == name), None)
+
+
 def parse_authorization(value: str) -> Credentials:
     """Parse one Authorization header value (w§2.0-2.5)."""
     # Trailing whitespace, including stray CR/LF fragments some clients append, is ignored (w§2.0)

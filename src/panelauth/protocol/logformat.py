@@ -1,15 +1,22 @@
 """Line layouts of access_log and login_log (w§14.2-14.4), and their escaping.
 
 Every value that may come from a request goes through `escape`, so one event is always one line
-(RX-5): bytes outside printable ASCII, and `"`/`\\` inside quoted fields, become `\\xNN`.
+(RX-5): bytes outside printable ASCII, and `"`/`\\` inside quoted fields, become `\\xNN`. That
+covers every character `str.splitlines()` breaks at (LF, CR, VT, FF, U+001C-U+001E, NEL, U+2028,
+U+2029), C0 and C1 controls and DEL. JSON log lines (`json_line`) hold the same rule.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, quote
+
+import orjson
 
 REDACTED_PARAMETERS = frozenset(
     {"pass", "password", "session", "tfa_token", "secret", "token", "key", "crt", "cabundle"}
@@ -37,6 +44,22 @@ def escape(value: str, *, quoted: bool = False) -> str:
         else:
             out.append(chr(byte))
     return "".join(out)
+
+
+def json_line(document: Mapping[str, Any]) -> str:
+    """One JSON document as one line of printable ASCII (w§14.4).
+
+    JSON encoders escape C0 controls but leave DEL, C1 controls (NEL among them) and U+2028/
+    U+2029 raw, and some readers break lines there; those documents are written with every
+    non-ASCII character as `\\uXXXX`, which `json.loads` turns back into the same text.
+    """
+    try:
+        text = orjson.dumps(document).decode()
+    except TypeError:  # orjson refuses lone surrogates (JSONEncodeError is a TypeError)
+        text = ""
+    if text and text.isascii() and "\x7f" not in text:
+        return text  # the common case: orjson's output is already printable ASCII
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":"))
 
 
 def redact_target(target: str) -> str:

@@ -7,8 +7,9 @@ import re
 import time
 from dataclasses import dataclass
 
+from panelauth.protocol.logformat import escape
+
 _STRIPPED = re.compile(r"[\r\n=,]")
-_UNSAFE = re.compile(r"[^\x21-\x7e]")
 
 
 class SessionLogLayout(enum.Enum):
@@ -45,13 +46,18 @@ class Origin:
     possessed: bool
 
 
+def _field(text: str) -> str:
+    """CR, LF, `=` and `,` stripped (w§14.1); every other byte outside printable ASCII (every
+    line separator: U+2028, NEL, VT, ...) and the space become `\\xNN` (w§14.4)."""
+    return escape(_STRIPPED.sub("", text)).replace(" ", "\\x20")
+
+
 def _value(text: str) -> str:
-    """Origin values lose CR, LF, `=` and `,` (w§14.1); other unsafe bytes become `_`."""
-    return _UNSAFE.sub("_", _STRIPPED.sub("", text)) or "-"
+    return _field(text) or "-"
 
 
 def _session_id(session_id: str) -> str:
-    return _UNSAFE.sub("_", _STRIPPED.sub("", session_id))
+    return _field(session_id)
 
 
 def _stamp(at: float, layout: SessionLogLayout) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
+from panelauth.protocol.logformat import json_line
 from panelauth.server.logfiles import LogFile
 
 
@@ -24,7 +24,7 @@ class JsonLinesHandler(logging.Handler):
         }
         if record.exc_info:
             document["exception"] = logging.Formatter().formatException(record.exc_info)
-        self._file.write_line(json.dumps(document, ensure_ascii=True))
+        self._file.write_line(json_line(document))  # printable ASCII: one record, one line
 
 
 def configure_logging(log_dir: Path, *, level: int = logging.INFO) -> None:

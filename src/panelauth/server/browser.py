@@ -32,6 +32,7 @@ from panelauth.protocol.paths import RequestPath, safe_goto
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
 from panelauth.server.request_info import RequestInfo
+from panelauth.server.security_pages import SECURITY_PATH, SecurityPages
 from panelauth.server.state import ServerState
 from panelauth.server.transfers import Transfers
 from panelauth.server.twofactor_pages import SETUP_PATH, TwoFactorPages
@@ -57,6 +58,7 @@ class Browser:
         self.state = state
         self.transfers = Transfers(listener, state)
         self.two_factor = TwoFactorPages(listener, state, LANDINGS)
+        self.security = SecurityPages(listener, state, LANDINGS)
 
     @property
     def cookie_name(self) -> str:
@@ -294,6 +296,8 @@ class Browser:
             return self.refusal(refused), None
         if path.segments[:1] == (SETUP_PATH,):
             return await self.two_factor.setup(request, session, identity, info), identity
+        if path.segments[:1] == (SECURITY_PATH,):
+            return await self.security.page(request, session, identity, info), identity
         if "/".join(path.segments) != LANDINGS[self.service]:
             html = pages.render("not_found.html", self.service, heading="Not Found")
             return responses.html_response(404, html), identity
@@ -305,6 +309,7 @@ class Browser:
         links.append(
             pages.Link("to-twofactor", f"{token}/{SETUP_PATH}/", "Two-Factor Authentication")
         )
+        links.append(pages.Link("to-security", f"{token}/{SECURITY_PATH}/", "Password & Security"))
         api_path, api_name = _landing_api(token, identity)
         return pages.render(
             "landing.html",

@@ -1,5 +1,9 @@
 """The data directory: store, configuration, certificate and logs, and first-start setup.
 
+Everything in it is private whatever the umask: directories 0700, files 0600. Commands run
+under umask 077 (`private_umask`), files with secrets are opened with mode 0600, and `init` /
+`serve` tighten what is already there (`DataDir.prepare`, `DataDir.secure`).
+
 ::
 
     <data dir>/              mode 0700
@@ -7,14 +11,21 @@
       panelauth.yaml         settings (optional; written with the defaults at init)
       tls/cert.pem, key.pem  the service certificate (key mode 0600)
       logs/access_log, login_log, audit_log, panelauth.log
+      effective-time.json    the clock's high-water mark (FT-9), mode 0600
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import os
 import secrets
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,19 +33,84 @@ from panelauth.backends import open_store
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
 from panelauth.core.passwords import HashingPool, PasswordHasher
-from panelauth.core.settings import ConfigError, Settings, settings_from_mapping
+from panelauth.core.settings import SETTING_HELP, ConfigError, Settings, settings_from_mapping
 from panelauth.server.tls import generate_self_signed
 
-DEFAULT_CONFIG = """\
-# panelauth settings; see docs/configuration.md. Every key is optional.
-# hostname: panel.example.com        # used in generated URLs and redirects
-# server_names: [panel.example.com]  # other names clients may use
-# require_ssl: true                  # w§1.2; switch off only behind a trusted TLS proxy
-# trusted_proxies: []                # CIDRs whose X-Forwarded-For is believed
-# log_successful_logins: true
-# max_body_bytes: 1048576
-# argon2: {time_cost: 2, memory_cost_kib: 19456, parallelism: 1}
+CONFIG_HEADER = """\
+# panelauth settings (see docs/configuration.md). Every key is optional: each one is listed
+# below, commented out, with its default and what it means. Uncomment a line to change it.
 """
+# A directory holding one of these is panelauth's; init and serve refuse any other non-empty one.
+MARKERS = ("panelauth.db", "panelauth.yaml")
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used; the message is one line for the user."""
+
+
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """Umask 077 while panelauth creates files (SQLite's own -wal/-shm included)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as YAML writes it."""
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(item) for name, item in dataclasses.asdict(value).items()}
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # e.g. an IP network
+
+
+def settings_template(defaults: Settings | None = None) -> str:
+    """panelauth.yaml as `init` writes it: every Settings field, commented out, with its default.
+
+    Made from the Settings dataclass, so a new setting appears here by itself (with its line
+    from SETTING_HELP). Uncommented, the file gives `defaults` back.
+    """
+    defaults = defaults or Settings()
+    lines = [CONFIG_HEADER]
+    for field in dataclasses.fields(Settings):
+        value = yaml.safe_dump(
+            _plain(getattr(defaults, field.name)),
+            default_flow_style=True,
+            width=1_000_000,
+            sort_keys=False,
+        )
+        value = value.removesuffix("\n...\n").strip()
+        meaning = SETTING_HELP.get(field.name, "")
+        lines.append(
+            f"# {meaning}\n# {field.name}: {value}\n" if meaning else f"# {field.name}: {value}\n"
+        )
+    return "\n".join(lines)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return " ".join(str(error).split())
 
 
 def default_data_dir() -> Path:
@@ -73,16 +149,123 @@ class DataDir:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def effective_time(self) -> Path:
+        """The clock's high-water mark (FT-9; see panelauth.clock.HighWaterMark)."""
+        return self.root / "effective-time.json"
+
     def load_settings(self) -> Settings:
-        if not self.config.exists():
-            return Settings()
+        """The settings; every problem is a one-line ConfigError naming the file."""
         try:
-            raw = yaml.safe_load(self.config.read_text(encoding="utf-8")) or {}
+            text = self.config.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Settings()
+        except OSError as error:
+            raise ConfigError(f"{self.config}: cannot read it: {_reason(error)}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{self.config}: not UTF-8 text") from None
+        try:
+            raw = yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
-            raise ConfigError(f"{self.config}: {error}") from None
+            raise ConfigError(f"{self.config}: {_yaml_problem(error)}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{self.config}: expected a mapping of settings")
-        return settings_from_mapping(raw)
+        try:
+            return settings_from_mapping(raw)
+        except ConfigError as error:
+            raise ConfigError(f"{self.config}: {error}") from None
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def require_store(self) -> None:
+        """Before any command but init and serve: an initialised, usable directory.
+
+        Creates nothing; raises DataDirError with a one-line reason.
+        """
+        root = self.root
+        try:
+            mode = root.stat().st_mode
+        except FileNotFoundError:
+            raise DataDirError(f"{root} does not exist; run `panelauth init`") from None
+        except NotADirectoryError:
+            raise DataDirError(f"{root} is not a directory") from None
+        except OSError as error:
+            raise DataDirError(f"cannot use {root}: {_reason(error)}") from None
+        if not stat.S_ISDIR(mode):
+            raise DataDirError(f"{root} is not a directory")
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise DataDirError(f"{root} is not readable by this user")
+        if not self.database.is_file():
+            raise DataDirError(f"{root} is not a panelauth data directory; run `panelauth init`")
+        self._require_writable()
+
+    def prepare(self) -> bool:
+        """For init and serve: create the directory (0700), or check and tighten it.
+
+        An existing directory must be empty or panelauth's (it holds one of MARKERS). True
+        when the directory was created.
+        """
+        root = self.root
+        try:
+            root.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
+            created = True
+        except FileExistsError:
+            created = False
+        except OSError as error:
+            raise DataDirError(f"cannot create {root}: {_reason(error)}") from None
+        if not created:
+            if not root.is_dir():
+                raise DataDirError(f"{root} is not a directory")
+            try:
+                entries = set(os.listdir(root))
+            except OSError as error:
+                raise DataDirError(f"cannot read {root}: {_reason(error)}") from None
+            if entries and not entries.intersection(MARKERS):
+                raise DataDirError(
+                    f"{root} holds other files and is not a panelauth data directory; "
+                    "choose an empty or new directory"
+                )
+        self.secure()
+        self._require_writable()
+        return created
+
+    def secure(self) -> None:
+        """Take group and other permissions away from the directory and everything in it.
+
+        The directory itself becomes 0700; symbolic links are neither changed nor followed.
+        Modes already private are left alone (nothing is written then).
+        """
+        self._tighten(self.root, PRIVATE_DIR_MODE)
+        for folder, directories, files in os.walk(self.root):
+            for name in (*directories, *files):
+                path = Path(folder, name)
+                try:
+                    mode = path.lstat().st_mode
+                except FileNotFoundError:
+                    continue
+                if not stat.S_ISLNK(mode):
+                    self._tighten(path, stat.S_IMODE(mode) & ~0o077)
+
+    @staticmethod
+    def _tighten(path: Path, wanted: int) -> None:
+        try:
+            if stat.S_IMODE(path.lstat().st_mode) != wanted:
+                path.chmod(wanted)
+        except OSError as error:
+            raise DataDirError(
+                f"cannot make {path} private (mode {wanted:04o}): {_reason(error)}"
+            ) from None
+
+    def _require_writable(self) -> None:
+        for path in (self.root, self.database):
+            if path.exists() and not os.access(path, os.W_OK):
+                try:
+                    read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+                except OSError:
+                    read_only = False
+                if read_only:
+                    raise DataDirError(f"{self.root} is on a read-only file system")
+                raise DataDirError(f"{path} is not writable by this user")
 
 
 @dataclass(frozen=True)
@@ -92,14 +275,22 @@ class InitResult:
 
 
 async def initialise(data_dir: DataDir, clock: Clock, *, root_password: str | None) -> InitResult:
-    """Create whatever is missing; an initialised directory is left exactly as it is."""
+    """Create whatever is missing; an initialised directory is left as it is, modes tightened.
+
+    Raises DataDirError when the directory cannot be created, is someone else's (holds other
+    files), cannot be made private or is not writable.
+    """
+    with private_umask():
+        return await _initialise(data_dir, clock, root_password=root_password)
+
+
+async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | None) -> InitResult:
     created: list[str] = []
-    if not data_dir.root.exists():
-        data_dir.root.mkdir(parents=True, mode=0o700)
+    if data_dir.prepare():
         created.append("data directory")
-    data_dir.logs.mkdir(exist_ok=True, mode=0o700)
+    data_dir.logs.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
     if not data_dir.config.exists():
-        data_dir.config.write_text(DEFAULT_CONFIG, encoding="utf-8")
+        _write_private(data_dir.config, settings_template())
         created.append("configuration")
     settings = data_dir.load_settings()
     if not data_dir.cert.exists() or not data_dir.key.exists():
@@ -117,4 +308,5 @@ async def initialise(data_dir: DataDir, clock: Clock, *, root_password: str | No
     finally:
         pool.close()
         store.close()
+    data_dir.secure()  # whatever was just made (the certificate, the store and its -wal/-shm)
     return InitResult(created, generated)

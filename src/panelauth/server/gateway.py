@@ -33,13 +33,15 @@ from panelauth.protocol import envelopes
 from panelauth.protocol.addresses import client_address
 from panelauth.protocol.authorization import (
     MalformedCredentials,
+    Scheme,
+    header_scheme,
     parse_authorization,
 )
 from panelauth.protocol.logformat import request_line
 from panelauth.protocol.params import Params
 from panelauth.protocol.paths import BadPath, RequestPath, parse_path
 from panelauth.protocol.services import Listener, Service
-from panelauth.server import responses
+from panelauth.server import pages, responses
 from panelauth.server.browser import Browser
 from panelauth.server.request_info import RequestInfo, public_host
 from panelauth.server.state import ServerState
@@ -89,7 +91,11 @@ class Gateway:
         address = self._client_address(request)
         try:
             response, identity = await self._handle(request, address)
-        except Exception:
+        except Exception as error:
+            if isinstance(error, ConnectionError) and _client_gone(request):
+                # the client went away mid-request: nobody to answer, nothing to report
+                log.debug("client %s went away on port %s", address, self.listener.port)
+                return responses.text_response(400, "Bad Request")  # never written
             log.exception("unhandled error on %s %s", request.method, self.listener.port)
             response = responses.text_response(500, "Internal Server Error")
         self._log_access(request, response, identity, address)
@@ -104,17 +110,23 @@ class Gateway:
         except BadPath:
             return responses.text_response(400, "Bad Request"), None
         target = classify(path.segments)
-        info = RequestInfo.of(request, self.listener, address, self.state.settings.max_body_bytes)
+        settings = self.state.settings
+        info = RequestInfo.of(
+            request, self.listener, address, settings.max_body_bytes, settings.request_body_timeout
+        )
         if path.segments[:1] == ("xml-api",):
             return responses.text_response(404, "Not Found"), None  # w§1.6: XML is not served
         if target.route is Route.HTML:
+            # w§2.4: a cPanel token reaches UAPI and API 2 only; on every other path of a cPanel
+            # port (2082 too) the scheme alone decides, and the token is never looked up
+            if self.service is Service.CPANEL and _carries_cpanel_token(request):
+                return responses.cpanel_token_scope(in_cpanelresult=False), None
             if not self.listener.tls:
                 return self._plain_html(request, path, query), None
             try:
                 return await self.browser.handle(request, path, info)
             except PanelauthError as error:
-                response = responses.text_response(error.status, error.reason)
-                return responses.with_retry_after(response, error), None
+                return self._html_error(request, path, query, error), None
         if len(request.headers.getall("Authorization", ())) > 1:
             return self._api_error(
                 target, request, BadRequest("Only one Authorization header")
@@ -147,12 +159,11 @@ class Gateway:
             answer = await self._dispatch(target, identity, params, address)
         except PanelauthError as error:
             return self._api_error(target, request, error), identity
-        response = responses.json_response(answer.status, answer.document)
-        return response, identity
+        return _answer_response(answer), identity
 
     def _plain_html(self, request: web.BaseRequest, path: RequestPath, query: str) -> web.Response:
         """w§1.2: pages move to the TLS twin; a JSON login gets 403 SSL required."""
-        if path.segments[:1] == ("login",) and request.method == "POST" and "login_only" in query:
+        if _is_json_login(request, path, query):
             return responses.json_response(403, {"status": 0, "message": "SSL is required"})
         # the host comes from configuration, never from an unchecked Host header (SS-8)
         host = public_host(request, self.state.settings)
@@ -330,7 +341,8 @@ class Gateway:
         )
         if inner.status != 200:
             errors = inner.document.get("errors") or ["Permission denied"]
-            return Answer(inner.status, envelopes.whm1_failure("uapi_cpanel", " ".join(errors)))
+            document = envelopes.whm1_failure("uapi_cpanel", " ".join(errors))
+            return Answer(inner.status, document, inner.retry_after)
         return Answer(200, envelopes.whm1_success("uapi_cpanel", {"uapi": inner.document}))
 
     # -- HTML, errors, logs ----------------------------------------------------------------
@@ -348,9 +360,22 @@ class Gateway:
             query = request.rel_url.query  # names for the envelope only; never parsed as args
             module = query.get("cpanel_jsonapi_module", "")[:64]
             answer = failure(Api.API2, module, query.get("cpanel_jsonapi_func", "")[:64], error)
-        return responses.with_retry_after(
-            responses.json_response(answer.status, answer.document), error
-        )
+        return _answer_response(answer)
+
+    def _html_error(
+        self, request: web.BaseRequest, path: RequestPath, query: str, error: PanelauthError
+    ) -> web.Response:
+        """An error on an HTML path: the JSON login keeps its JSON shape (w§3.1), a 503 is a
+        small page with the plain reason (w§15.5), anything else plain text."""
+        if _is_json_login(request, path, query):
+            document = {"status": 0, "message": error.reason}
+            response = responses.json_response(error.status, document)
+        elif isinstance(error, ServiceUnavailable):
+            html = pages.unavailable_page(self.service, error.reason)
+            response = responses.html_response(error.status, html)
+        else:
+            response = responses.text_response(error.status, error.reason)
+        return responses.with_retry_after(response, error)
 
     def _client_address(self, request: web.BaseRequest) -> str:
         peer = request.transport.get_extra_info("peername") if request.transport else None
@@ -397,6 +422,33 @@ def _token_may_call(identity: Identity, target: Target, params: Params) -> bool:
         return True
     api2 = params.get("cpanel_jsonapi_apiversion", "2") == "2"
     return target.route is Route.CPANEL_JSONAPI and api2
+
+
+def _client_gone(request: web.BaseRequest) -> bool:
+    """The client's connection is closed or closing (a reset, or a close mid-request)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _answer_response(answer: Answer) -> web.Response:
+    """An API answer on the wire; a 503 tells the client when to retry (w§15.5)."""
+    response = responses.json_response(answer.status, answer.document)
+    if answer.retry_after is not None:
+        response.headers["Retry-After"] = str(answer.retry_after)
+    return response
+
+
+def _is_json_login(request: web.BaseRequest, path: RequestPath, query: str) -> bool:
+    """`POST /login/?login_only=1` (w§3.1), which answers JSON, errors included."""
+    return path.segments[:1] == ("login",) and request.method == "POST" and "login_only" in query
+
+
+def _carries_cpanel_token(request: web.BaseRequest) -> bool:
+    """An `Authorization: cpanel ...` header; only the scheme is read (w§2.4)."""
+    return any(
+        header_scheme(value) is Scheme.CPANEL
+        for value in request.headers.getall("Authorization", ())
+    )
 
 
 def _version(request: web.BaseRequest) -> str:

@@ -1,9 +1,11 @@
 """Serving: six listeners in one process, optional pre-forked workers, graceful shutdown.
 
 The supervisor binds the six sockets once, then forks N workers that each wrap them in aiohttp
-sites (the pattern measured in ../shared/perf). Each worker opens its own store connection
+sites (the pattern measured in docs/benchmarks.md). Each worker opens its own store connection
 after the fork. SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the
-grace period, close the store. SIGHUP: reopen log files (rotation).
+grace period, close the store. SIGHUP: reopen log files (rotation). Each connection has a
+deadline for its request head and counts against the worker's connection limits
+(server/connections.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -22,11 +25,12 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
-from panelauth.clock import SystemClock
 from panelauth.errors import PanelauthError
 from panelauth.protocol.services import Listener, standard_listeners
 from panelauth.server.applog import configure_logging
+from panelauth.server.connections import ConnectionLimits, GuardedServer, GuardedSockSite
 from panelauth.server.datadir import DataDir
+from panelauth.server.effective_time import keep_persisted, last_checkpoint, open_clock
 from panelauth.server.gateway import Gateway
 from panelauth.server.logfiles import reopen_all
 from panelauth.server.protocol_errors import CalmServer
@@ -51,16 +55,36 @@ class ServeOptions:
     extra_sites: tuple[ExtraSite, ...] = ()  # served with the same TLS context
 
 
+class ListenError(OSError):
+    """A port could not be bound; the message names the port and its service."""
+
+    def __init__(self, host: str, listener: Listener, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror)
+        kind = "TLS" if listener.tls else "plain"
+        self.message = (
+            f"cannot listen on {host} port {listener.port} "
+            f"({listener.service.value}, {kind}): {error.strerror or error}"
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def bind_sockets(host: str, listeners: tuple[Listener, ...]) -> list[socket.socket]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    bound = []
+    bound: list[socket.socket] = []
     for listener in listeners:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((host, listener.port))
-        sock.listen(1024)
+        try:
+            sock.bind((host, listener.port))
+            sock.listen(1024)
+        except OSError as error:
+            for opened in (*bound, sock):
+                opened.close()
+            raise ListenError(host, listener, error) from error
         sock.setblocking(False)
         bound.append(sock)
     return bound
@@ -124,17 +148,27 @@ async def _worker(
     data_dir = options.data_dir
     settings = data_dir.load_settings()
     configure_logging(data_dir.logs)
-    state = build_state(data_dir, settings, SystemClock())
+    clock = open_clock(data_dir)  # FT-9: expiry follows a time that never goes back
+    state = build_state(data_dir, settings, clock, wall_clock=clock.wall)
     tls = server_context(options.cert or data_dir.cert, options.key or data_dir.key)
+    _raise_open_files_limit(settings.max_connections)
+    # one count for the six listeners: the limits are per worker (TR-6)
+    limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_address)
     runners: list[web.BaseRunner] = []
     for listener, sock in zip(listeners, sockets, strict=True):
+        server = GuardedServer(
+            Gateway(listener, state), limits=limits, head_timeout=settings.request_head_timeout
+        )
         runner = web.ServerRunner(
-            CalmServer(Gateway(listener, state)),
-            handle_signals=False,
-            shutdown_timeout=settings.shutdown_grace_seconds,
+            server, handle_signals=False, shutdown_timeout=settings.shutdown_grace_seconds
         )
         await runner.setup()
-        await web.SockSite(runner, sock, ssl_context=tls if listener.tls else None).start()
+        await GuardedSockSite(
+            runner,
+            sock,
+            ssl_context=tls if listener.tls else None,
+            handshake_timeout=settings.request_head_timeout,
+        ).start()
         runners.append(runner)
     for sock, handler in options.extra_sites:
         runner = web.ServerRunner(CalmServer(handler), handle_signals=False)
@@ -143,6 +177,7 @@ async def _worker(
         runners.append(runner)
 
     sweeper = asyncio.create_task(_sweep_sessions(state))
+    persister = asyncio.create_task(keep_persisted(clock))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -152,9 +187,29 @@ async def _worker(
         await stop.wait()
     finally:
         sweeper.cancel()
+        persister.cancel()
         # stop accepting everywhere first, then let in-flight requests finish (FT-11)
         await asyncio.gather(*(runner.cleanup() for runner in runners))
         state.close()
+        last_checkpoint(clock)
+
+
+def _raise_open_files_limit(max_connections: int, spare: int = 256) -> None:
+    """Make room for max_connections sockets plus the store, logs and listeners."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + spare
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning(
+            "open-files limit %d is below max_connections (%d) plus %d spare; raise ulimit -n",
+            soft,
+            max_connections,
+            spare,
+        )
 
 
 async def _sweep_sessions(state: ServerState, interval: float = 60.0) -> None:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 import weakref
 from pathlib import Path
 from typing import Any
 
-import orjson
+from panelauth.protocol.logformat import json_line
 
 _OPEN_FILES: weakref.WeakSet[LogFile] = weakref.WeakSet()
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _CHECK_INTERVAL = 1.0
 
 
@@ -35,7 +37,8 @@ class LogFile:
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # private whatever the umask: the directory 0700, the file 0600 (data-directory modes)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as error:
             self._warn(f"cannot open {self.path}: {error}")
@@ -61,7 +64,9 @@ class LogFile:
         return (stat.st_dev, stat.st_ino) != self._inode
 
     def write_line(self, line: str) -> None:
-        data = (line.replace("\n", " ").replace("\r", " ") + "\n").encode("utf-8", "replace")
+        # the formatters escape; this is the last guard: nothing any reader takes for a line
+        # break (every `str.splitlines()` separator) reaches the file inside a line (w§14.4)
+        data = (_LINE_BREAKS.sub(" ", line) + "\n").encode("utf-8", "replace")
         if self._fd < 0 or self._rotated():
             self._open()
         try:
@@ -97,8 +102,8 @@ class JsonLinesLog:
         self._file = LogFile(path)
 
     def write(self, **fields: Any) -> None:
-        # a JSON encoder escapes control characters, so one document is always one line
-        self._file.write_line(orjson.dumps(fields).decode())
+        # json_line escapes what JSON encoders leave raw (U+2028, NEL, DEL): one record, one line
+        self._file.write_line(json_line(fields))
 
     def close(self) -> None:
         self._file.close()

@@ -71,6 +71,11 @@ def token_denied_page(service: Service) -> str:
     )
 
 
+def unavailable_page(service: Service, reason: str) -> str:
+    """A 503 page: the fixed plain reason only, never the cause (w§15.5, FT-4)."""
+    return render("unavailable.html", service, heading="Try Again", reason=reason)
+
+
 def static_file(name: str) -> tuple[bytes, str] | None:
     suffix = name[name.rfind(".") :] if "." in name else ""
     if suffix not in STATIC_TYPES or "/" in name or name.startswith("."):

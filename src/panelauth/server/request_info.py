@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
 from panelauth.core.settings import Settings
-from panelauth.errors import BadRequest, PayloadTooLarge
+from panelauth.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from panelauth.protocol.logformat import request_line
 from panelauth.protocol.services import Listener
 
@@ -22,13 +23,20 @@ class RequestInfo:
     raw_path: str
     version: str
     max_body: int
+    # seconds allowed for the whole body, from the moment it is first read (TR-6)
+    body_timeout: float = 30.0
     cross_site: bool = False
     top_level_navigation: bool = False
     _body: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def of(
-        cls, request: web.BaseRequest, listener: Listener, address: str, max_body: int
+        cls,
+        request: web.BaseRequest,
+        listener: Listener,
+        address: str,
+        max_body: int,
+        body_timeout: float = 30.0,
     ) -> RequestInfo:
         headers = request.headers
         return cls(
@@ -39,6 +47,7 @@ class RequestInfo:
             raw_path=request.raw_path,
             version=f"HTTP/{request.version.major}.{request.version.minor}",
             max_body=max_body,
+            body_timeout=body_timeout,
             cross_site=_cross_site(request, listener),
             top_level_navigation=(
                 request.method == "GET" and headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
@@ -55,11 +64,16 @@ class RequestInfo:
             if request.content_length is not None and request.content_length > self.max_body:
                 raise PayloadTooLarge()
             chunks, size = [], 0
-            while chunk := await request.content.readany():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise PayloadTooLarge()
-                chunks.append(chunk)
+            try:
+                # one bound for the whole body: a client trickling a byte a second is cut off
+                async with asyncio.timeout(self.body_timeout):
+                    while chunk := await request.content.readany():
+                        size += len(chunk)
+                        if size > self.max_body:
+                            raise PayloadTooLarge()
+                        chunks.append(chunk)
+            except TimeoutError:
+                raise RequestTimeout() from None
             self._body = b"".join(chunks)
         return self._body
 

@@ -187,9 +187,17 @@ class ServerState:
         self.runtime.store.close()
 
 
-def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerState:
-    """Open the store and logs of `data_dir` (call after fork: one connection per worker)."""
-    store = open_store(data_dir.store_url, clock=clock)
+def build_state(
+    data_dir: DataDir, settings: Settings, clock: Clock, *, wall_clock: Clock | None = None
+) -> ServerState:
+    """Open the store and logs of `data_dir` (call after fork: one connection per worker).
+
+    `clock` decides every expiry and stamps the logs; `wall_clock` (default `clock`) is the
+    system clock TOTP codes are checked against (FT-9).
+    """
+    store = open_store(
+        data_dir.store_url, clock=clock, busy_timeout_ms=settings.store_busy_timeout_ms
+    )
     pool = HashingPool(
         PasswordHasher(settings.argon2),
         threads=settings.hashing_threads,
@@ -210,6 +218,7 @@ def build_state(data_dir: DataDir, settings: Settings, clock: Clock) -> ServerSt
         clock,
         hostname=settings.hostname,
         window=settings.tfa_window_steps,
+        totp_clock=wall_clock,
     )
     runtime = Runtime(
         store, pool, clock, settings, registry, accounting, home_root, sessions, two_factor

@@ -21,7 +21,8 @@ def generate_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None
     """An ECDSA P-256 certificate for localhost, loopback and the host name.
 
     ECDSA rather than RSA-2048: a handshake signs ~15x faster, which is what caps
-    connection-per-request clients on Python's ssl (../shared/perf §2).
+    connection-per-request clients on Python's ssl (docs/benchmarks.md, "Measurements
+    behind design choices").
     """
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [

@@ -14,7 +14,6 @@ from aiohttp import web
 from panelauth.core.models import Identity, IdentityKind
 from panelauth.core.session_manager import SessionRefused, handoff_kind
 from panelauth.core.sessions import Session, SessionState
-from panelauth.errors import PanelauthError
 from panelauth.protocol.paths import RequestPath
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
@@ -64,7 +63,7 @@ class Transfers:
         wanted = form.get("user") or named or dict(_query(info.query)).get("user", "")
         try:
             user, account = await self._target(target_service, session, identity, wanted)
-        except (TransferDenied, PanelauthError):
+        except TransferDenied:  # a failing store is not a denial: it answers 503 (w§15.5)
             return responses.html_response(
                 403, _page(self.listener.service, "Permission denied")
             ), identity

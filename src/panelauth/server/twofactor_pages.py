@@ -1,7 +1,9 @@
 """Two-factor pages: the code form of a pending login (w§9, D5) and enrolment (w§13).
 
 Enrolment runs the same API functions as UAPI `TwoFactorAuth::*` (cPanel, Webmail) and WHM
-`twofactorauth_*`, so the page and the API decide alike (AZ-1).
+`twofactorauth_*`, so the page and the API decide alike (AZ-1). Removal needs a
+re-authentication in the same form (ASVS 7.5.1, see security_pages) and then runs the core use
+case those functions share.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from markupsafe import Markup
 from panelauth.api.answers import Answer
 from panelauth.api.registry import Api
 from panelauth.core.models import Identity
+from panelauth.core.reauthentication import principal_of
 from panelauth.core.sessions import Session
 from panelauth.core.stores import StepUse
 from panelauth.core.two_factor import TwoFactorFailed
@@ -24,6 +27,7 @@ from panelauth.protocol.paths import RequestPath
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
 from panelauth.server.request_info import RequestInfo
+from panelauth.server.security_pages import NOT_OFFERED, offered, reauthenticate
 from panelauth.server.state import ServerState
 
 SETUP_PATH = "twofactor"
@@ -92,17 +96,17 @@ class TwoFactorPages:
     async def setup(
         self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestInfo
     ) -> web.Response:
-        message = None
+        http_status, message = 200, None
         if request.method == "POST":
             form = await info.form(request)
             if form.get("action") == "remove":
-                answer = await self._call(identity, info, "remove", Params())
+                http_status, message = await self._remove(session, identity, form, info)
             else:
                 args = Params(
                     [("secret", form.get("secret", "")), ("tfa_token", form.get("tfa_token", ""))]
                 )
                 answer = await self._call(identity, info, "set", args)
-            message = "Saved." if answer.succeeded else _reason(answer)
+                message = "Saved." if answer.succeeded else _reason(answer)
         status = await self._call(identity, info, "get", Params())
         enabled = _enabled(status, identity.user)
         secret = qr_svg = ""
@@ -120,13 +124,30 @@ class TwoFactorPages:
             policy_enabled=await self.state.runtime.two_factor.policy_enabled(),
             enabled=enabled,
             user=identity.user,
+            principal=principal_of(identity),
             secret=secret,
             qr_svg=Markup(qr_svg),  # noqa: S704 - segno's own SVG
             action=f"{session.security_token}/{SETUP_PATH}/",
             token=session.security_token,
             landing=self.landing,
         )
-        return responses.html_response(200, html)
+        return responses.html_response(http_status, html)
+
+    async def _remove(
+        self, session: Session, identity: Identity, form: dict[str, str], info: RequestInfo
+    ) -> tuple[int, str]:
+        """Remove the identity's own second factor, after a re-authentication (TF-9)."""
+        if not (await offered(self.state, self.service, identity)).remove_two_factor:
+            return 403, NOT_OFFERED
+        refused = await reauthenticate(self.state, self.service, identity, form, info)
+        if refused is not None:
+            return 403, refused
+        removed = await self.state.runtime.credential_changes().remove_two_factor(
+            identity.user, actor=identity.user, keep=session.session_id, address=info.address
+        )
+        if not removed:
+            return 200, "Two-factor authentication is not configured."
+        return 200, "Two-factor authentication is off. Your other sessions have ended."
 
     async def _call(self, identity: Identity, info: RequestInfo, verb: str, args: Params) -> Answer:
         dispatcher = self.state.dispatcher
@@ -135,16 +156,14 @@ class TwoFactorPages:
                 "get": "twofactorauth_get_user_configs",
                 "generate": "twofactorauth_generate_tfa_config",
                 "set": "twofactorauth_set_tfa_config",
-                "remove": "twofactorauth_remove_user_config",
             }
-            if verb in ("remove", "get"):
+            if verb == "get":
                 args = Params([("user", identity.user)])
             return await dispatcher.whm1(identity, names[verb], args, client_address=info.address)
         names = {
             "get": "get_user_configuration",
             "generate": "generate_user_configuration",
             "set": "set_user_configuration",
-            "remove": "remove_user_configuration",
         }
         return await dispatcher.cpanel(
             Api.UAPI,

@@ -19,7 +19,9 @@ async def feature_map(ctx: CallContext, account: Account) -> dict[str, int]:
     return {name: int(feature_enabled(settings, name)) for name in names}
 
 
-@registry.cpanel(Api.UAPI, "Variables", "get_user_information", webmail_safe=True)
+@registry.cpanel(
+    Api.UAPI, "Variables", "get_user_information", sets_password=False, webmail_safe=True
+)
 async def get_user_information(ctx: CallContext, args: Params) -> dict[str, Any]:
     account = ctx.acting_account()
     info: dict[str, Any] = {
@@ -48,12 +50,12 @@ async def get_user_information(ctx: CallContext, args: Params) -> dict[str, Any]
     return info
 
 
-@registry.cpanel(Api.UAPI, "Features", "list_features")
+@registry.cpanel(Api.UAPI, "Features", "list_features", sets_password=False)
 async def list_features(ctx: CallContext, args: Params) -> dict[str, int]:
     return await feature_map(ctx, ctx.acting_account())
 
 
-@registry.cpanel(Api.UAPI, "DomainInfo", "list_domains")
+@registry.cpanel(Api.UAPI, "DomainInfo", "list_domains", sets_password=False)
 async def list_domains(ctx: CallContext, args: Params) -> dict[str, Any]:
     account = ctx.acting_account()
     return {

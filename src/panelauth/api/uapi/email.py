@@ -1,7 +1,9 @@
 """Mail accounts: UAPI `Email::add_pop/list_pops/delete_pop/passwd_pop`, API 2 `Email::listpops`.
 
 All need the `popaccts` feature ("Email Accounts"). Only `passwd_pop` is Webmail-safe, and in
-Webmail it acts only on the logged-in mailbox (w§16.6).
+Webmail it acts only on the logged-in mailbox (w§16.6). `add_pop` and `passwd_pop` declare
+`sets_password`: `add_pop` creates a mailbox with a password, so a restricted WHM token needs
+`passwd` for either (w§16.7, docs/api.md).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ async def _entries(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
     return [_entry(m) for m in mailboxes]
 
 
-@registry.cpanel(Api.UAPI, "Email", "add_pop", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Email", "add_pop", sets_password=True, feature=FEATURE)
 async def add_pop(ctx: CallContext, args: Params) -> str:
     if args.get("password_hash"):
         raise InvalidArgument("The “password_hash” parameter is not supported; send “password”.")
@@ -78,27 +80,28 @@ async def add_pop(ctx: CallContext, args: Params) -> str:
     return f"{mailbox.local_part}+{mailbox.domain}"
 
 
-@registry.cpanel(Api.UAPI, "Email", "list_pops", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Email", "list_pops", sets_password=False, feature=FEATURE)
 async def list_pops(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
     return await _entries(ctx, args)
 
 
-@registry.cpanel(Api.UAPI, "Email", "delete_pop", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Email", "delete_pop", sets_password=False, feature=FEATURE)
 async def delete_pop(ctx: CallContext, args: Params) -> None:
     mailbox = await _own_mailbox(ctx, args)
     await ctx.store.delete_mailbox(mailbox.address)
     await ctx.runtime.sessions.purge_user(mailbox.address, "kill")
 
 
-@registry.cpanel(Api.UAPI, "Email", "passwd_pop", feature=FEATURE, webmail_safe=True)
+@registry.cpanel(
+    Api.UAPI, "Email", "passwd_pop", sets_password=True, feature=FEATURE, webmail_safe=True
+)
 async def passwd_pop(ctx: CallContext, args: Params) -> None:
     mailbox = await _own_mailbox(ctx, args)
-    await ctx.accounts().change_mailbox_password(mailbox.address, args.require("password"))
-    await ctx.runtime.sessions.purge_user(
-        mailbox.address, "password_change", keep=ctx.identity.session_id
+    await ctx.runtime.credential_changes().change_password(
+        mailbox.address, args.require("password"), keep=ctx.identity.session_id
     )
 
 
-@registry.cpanel(Api.API2, "Email", "listpops", feature=FEATURE)
+@registry.cpanel(Api.API2, "Email", "listpops", sets_password=False, feature=FEATURE)
 async def listpops(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
     return [{"email": e["email"], "login": e["login"]} for e in await _entries(ctx, args)]

@@ -9,8 +9,6 @@ from panelauth.api.registry import Api, Registry
 from panelauth.core.tokens import (
     ApiToken,
     TokenKind,
-    digest,
-    generate_token,
     parse_expires_at,
     validate_token_name,
 )
@@ -26,24 +24,20 @@ def _owner(ctx: CallContext) -> str:
     return ctx.acting_account().user
 
 
-@registry.cpanel(Api.UAPI, "Tokens", "create_full_access", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Tokens", "create_full_access", sets_password=False, feature=FEATURE)
 async def create_full_access(ctx: CallContext, args: Params) -> dict[str, Any]:
-    owner = _owner(ctx)
     name = validate_token_name(args.require("name"))
     expires_at = parse_expires_at(args.get("expires_at", ""), ctx.clock.now())
-    if await ctx.store.get_token(owner, KIND, name) is not None:
-        raise AlreadyExists(f"An API token named “{name}” already exists.")
-    plain = generate_token()
-    token = ApiToken(owner, KIND, name, digest(plain), int(ctx.clock.now()), expires_at)
-    await ctx.store.insert_token(token)
-    ctx.runtime.accounting.record("API_TOKEN_CREATE", ctx.identity.user, owner, "cpanel", name)
-    data: dict[str, Any] = {"token": plain, "create_time": token.created_at}
+    issued = await ctx.runtime.credential_changes().create_token(
+        actor=ctx.identity.user, owner=_owner(ctx), kind=KIND, name=name, expires_at=expires_at
+    )
+    data: dict[str, Any] = {"token": issued.plain, "create_time": issued.token.created_at}
     if expires_at is not None:
         data["expires_at"] = expires_at
     return data
 
 
-@registry.cpanel(Api.UAPI, "Tokens", "list", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Tokens", "list", sets_password=False, feature=FEATURE)
 async def list_tokens(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
     entries = []
     for token in await ctx.store.list_tokens(_owner(ctx), KIND):
@@ -58,7 +52,7 @@ async def list_tokens(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
     return entries
 
 
-@registry.cpanel(Api.UAPI, "Tokens", "revoke", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Tokens", "revoke", sets_password=False, feature=FEATURE)
 async def revoke(ctx: CallContext, args: Params) -> int:
     owner, name = _owner(ctx), args.require("name")
     revoked = await ctx.store.delete_token(owner, KIND, name)
@@ -67,7 +61,7 @@ async def revoke(ctx: CallContext, args: Params) -> int:
     return int(revoked)
 
 
-@registry.cpanel(Api.UAPI, "Tokens", "rename", feature=FEATURE)
+@registry.cpanel(Api.UAPI, "Tokens", "rename", sets_password=False, feature=FEATURE)
 async def rename(ctx: CallContext, args: Params) -> int:
     owner, name = _owner(ctx), args.require("name")
     new_name = validate_token_name(args.require("new_name"))

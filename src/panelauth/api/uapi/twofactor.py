@@ -27,7 +27,14 @@ def _identity(ctx: CallContext) -> tuple[str, Account]:
     return ctx.mailbox or account.user, account
 
 
-@registry.cpanel(Api.UAPI, MODULE, "get_user_configuration", feature=FEATURE, webmail_safe=True)
+@registry.cpanel(
+    Api.UAPI,
+    MODULE,
+    "get_user_configuration",
+    sets_password=False,
+    feature=FEATURE,
+    webmail_safe=True,
+)
 async def get_user_configuration(ctx: CallContext, args: Params) -> dict[str, Any]:
     user, account = _identity(ctx)
     two_factor = ctx.runtime.two_factor
@@ -37,7 +44,12 @@ async def get_user_configuration(ctx: CallContext, args: Params) -> dict[str, An
 
 
 @registry.cpanel(
-    Api.UAPI, MODULE, "generate_user_configuration", feature=FEATURE, webmail_safe=True
+    Api.UAPI,
+    MODULE,
+    "generate_user_configuration",
+    sets_password=False,
+    feature=FEATURE,
+    webmail_safe=True,
 )
 async def generate_user_configuration(ctx: CallContext, args: Params) -> dict[str, str]:
     """A fresh secret and its otpauth URI; nothing is stored or enabled (w§13.3)."""
@@ -50,7 +62,14 @@ async def generate_user_configuration(ctx: CallContext, args: Params) -> dict[st
     }
 
 
-@registry.cpanel(Api.UAPI, MODULE, "set_user_configuration", feature=FEATURE, webmail_safe=True)
+@registry.cpanel(
+    Api.UAPI,
+    MODULE,
+    "set_user_configuration",
+    sets_password=False,
+    feature=FEATURE,
+    webmail_safe=True,
+)
 async def set_user_configuration(ctx: CallContext, args: Params) -> dict[str, int]:
     """Enable two-factor with a secret proven by a current code, which is then spent (TF-9)."""
     user, _ = _identity(ctx)
@@ -62,11 +81,17 @@ async def set_user_configuration(ctx: CallContext, args: Params) -> dict[str, in
     return {"tfa_configured": 1}
 
 
-@registry.cpanel(Api.UAPI, MODULE, "remove_user_configuration", feature=FEATURE, webmail_safe=True)
+@registry.cpanel(
+    Api.UAPI,
+    MODULE,
+    "remove_user_configuration",
+    sets_password=False,
+    feature=FEATURE,
+    webmail_safe=True,
+)
 async def remove_user_configuration(ctx: CallContext, args: Params) -> dict[str, int]:
     user, _ = _identity(ctx)
-    removed = await ctx.runtime.two_factor.remove(user)
-    if removed:
-        await purge_other_sessions(ctx, user)
-        ctx.runtime.accounting.record("TWOFACTORAUTH_REMOVE", ctx.identity.user, user)
+    removed = await ctx.runtime.credential_changes().remove_two_factor(
+        user, actor=ctx.identity.user, keep=ctx.identity.session_id, address=ctx.client_address
+    )
     return {"tfa_removed": int(removed)}

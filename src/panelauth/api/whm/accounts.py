@@ -173,10 +173,9 @@ async def passwd(ctx: CallContext, args: Params) -> Reply:
     if account is None:
         raise NotFound(f"The account “{user}” does not exist.")
     password = args.require("password")
-    await ctx.accounts().change_password(account.user, password)
     # PW-9: the user's other sessions end; the caller's own session stays
-    await ctx.runtime.sessions.purge_user(
-        account.user, "password_change", keep=ctx.identity.session_id
+    await ctx.runtime.credential_changes().change_password(
+        account.user, password, keep=ctx.identity.session_id
     )
     return Reply({"app": ["system"]}, reason=f"Password changed for user “{account.user}”.")
 

@@ -24,7 +24,6 @@ from panelauth.core.tokens import (
     digest,
     effective_acls,
     generate_access_hash,
-    generate_token,
     parse_expires_at,
     parse_whitelist,
     validate_token_name,
@@ -37,10 +36,11 @@ KIND = TokenKind.WHM
 
 
 def _requested_acls(ctx: CallContext, args: Params) -> frozenset[str] | None:
-    """The `acl`/`acl-N` list, each one the caller holds; None if none was sent."""
+    """The `acl`/`acl-N` list, each one the caller holds; None (the owner's rights) if none
+    was sent, except from a restricted token, whose new tokens get its own narrower set (TK-4)."""
     requested = [acl for acl in args.get_list("acl") if acl]
     if not requested:
-        return None
+        return ctx.identity.acls if ctx.identity.restricted_token else None
     for acl in requested:
         if (
             acl not in ACL_NAMES
@@ -82,24 +82,22 @@ async def api_token_create(ctx: CallContext, args: Params) -> dict[str, Any]:
     acls = _requested_acls(ctx, args)
     expires_at = parse_expires_at(args.get("expires_at", ""), ctx.clock.now())
     whitelist = parse_whitelist([ip for ip in args.get_list("whitelist_ip") if ip])
-    if await ctx.store.get_token(ctx.identity.user, KIND, name) is not None:
-        raise AlreadyExists(f"An API token named “{name}” already exists.")
-    plain = generate_token()
-    token = ApiToken(
-        ctx.identity.user,
-        KIND,
-        name,
-        digest(plain),
-        int(ctx.clock.now()),
-        expires_at,
-        acls,
-        whitelist,
+    issued = await ctx.runtime.credential_changes().create_token(
+        actor=ctx.identity.user,
+        owner=ctx.identity.user,
+        kind=KIND,
+        name=name,
+        expires_at=expires_at,
+        acls=acls,
+        whitelist=whitelist,
     )
-    await ctx.store.insert_token(token)
-    ctx.runtime.accounting.record("API_TOKEN_CREATE", ctx.identity.user, token.owner, "whm", name)
-    data: dict[str, Any] = {"token": plain, "name": name, "create_time": token.created_at}
+    data: dict[str, Any] = {
+        "token": issued.plain,
+        "name": name,
+        "create_time": issued.token.created_at,
+    }
     if acls is not None:
-        data["acls"] = args.get_list("acl")
+        data["acls"] = args.get_list("acl") or sorted(acls)
     if expires_at is not None:
         data["expires_at"] = expires_at
     if whitelist is not None:

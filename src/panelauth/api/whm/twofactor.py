@@ -16,6 +16,7 @@ from typing import Any
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Registry
 from panelauth.api.whm.accounts import managed_account
+from panelauth.core.credential_changes import KILL
 from panelauth.core.models import Account
 from panelauth.core.totp import generate_secret, validate_issuer
 from panelauth.core.two_factor import SYSTEM_ISSUER_KEY
@@ -25,7 +26,6 @@ from panelauth.protocol.params import Params
 registry = Registry()
 OTHERS_ACL = "create-acct"  # cPanel requires it for a reseller's two-factor administration
 POLICY_DISABLED = "Two-factor authentication is disabled on this server."
-KILL = "kill"  # the session_log purge reason of a two-factor change (w§14.1)
 
 
 async def require_policy(ctx: CallContext) -> None:
@@ -132,17 +132,18 @@ async def twofactorauth_remove_user_config(ctx: CallContext, args: Params) -> di
         raise InvalidArgument("The “user” parameter is required.")
     modified: list[str] = []
     failed: dict[str, str] = {}
+    changes = ctx.runtime.credential_changes()
     for name in users:
         try:
             user, _ = await _target(ctx, name)
         except (PermissionDenied, FunctionFailed) as error:
             failed[name] = error.message
             continue
-        if not await ctx.runtime.two_factor.remove(user):
+        if not await changes.remove_two_factor(
+            user, actor=ctx.identity.user, keep=ctx.identity.session_id, address=ctx.client_address
+        ):
             failed[name] = "Two-factor authentication is not configured for this user."
             continue
-        await purge_other_sessions(ctx, user)
-        ctx.runtime.accounting.record("TWOFACTORAUTH_REMOVE", ctx.identity.user, user)
         modified.append(user)
     return {"users_modified": modified, "failed": failed}
 

@@ -1,0 +1,227 @@
+"""Slow and stalled clients: a deadline for the request head and connection limits (TR-6).
+
+aiohttp bounds an idle keep-alive connection only loosely (`keepalive_timeout`) and the body is
+bounded where it is read (`RequestInfo.body`), but nothing bounds how long a client may take to
+send a request head, nor how many connections one address may hold. `GuardedServer` gives every
+connection a `GuardedRequestHandler`, aiohttp's protocol with three additions, all made through
+its public methods (`connection_made`, `connection_lost`, `finish_response`) and the request
+handler it calls:
+
+* **Head deadline.** A timer is armed whenever the connection is ready for a request: when it
+  opens (after the TLS handshake) and when a response has been written. It is cancelled when a
+  complete head has reached the handler. When it fires the connection is closed without an
+  answer: a 408 on a keep-alive connection could be read as the answer to a request the client
+  is just sending (RFC 9112 §9.5 lets a server close an idle connection at any time). So
+  `request_head_timeout` is also the idle limit of keep-alive connections, and a partial head
+  pipelined behind another request gets no more time than any other head.
+* **TLS handshake deadline.** `GuardedSockSite` gives the handshake the same bound (asyncio's
+  default is 60 s); connections still in the handshake are not yet counted below.
+* **Connection limits.** At most `max_connections` per worker and `max_connections_per_address`
+  per client address (the TCP peer: behind a proxy every client shares the proxy's address).
+  The excess is accepted and closed at once, before anything is read or answered: a 503 written
+  before the request is read is often lost to the reset that closing with unread data causes.
+  Every open connection is released exactly once in `connection_lost`, whatever closed it.
+  Refusals are reported in the app log at most once a minute, with a count, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from panelauth.protocol.addresses import normalize_address
+from panelauth.server.protocol_errors import CalmRequestHandler, CalmServer
+
+log = logging.getLogger(__name__)
+
+_Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
+class ConnectionLimits:
+    """A worker's open connections, in total and per client address; shared by its listeners."""
+
+    def __init__(
+        self,
+        max_connections: int,
+        max_per_address: int,
+        *,
+        report_interval: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_connections = max_connections
+        self.max_per_address = max_per_address
+        self.total = 0
+        self.by_address: dict[str, int] = {}
+        self._report_interval = report_interval
+        self._monotonic = monotonic
+        self._next_report = 0.0
+        self._unreported = 0
+
+    def acquire(self, address: str) -> bool:
+        """Count a new connection from `address`, or refuse it (False) if a limit is reached."""
+        held = self.by_address.get(address, 0)
+        if self.total >= self.max_connections:
+            self._refused(address, f"per-worker limit ({self.max_connections})")
+            return False
+        if held >= self.max_per_address:
+            self._refused(address, f"per-address limit ({self.max_per_address})")
+            return False
+        self.total += 1
+        self.by_address[address] = held + 1
+        return True
+
+    def release(self, address: str) -> None:
+        self.total -= 1
+        held = self.by_address[address] - 1
+        if held:
+            self.by_address[address] = held
+        else:
+            del self.by_address[address]
+
+    def _refused(self, address: str, limit: str) -> None:
+        self._unreported += 1
+        now = self._monotonic()
+        if now < self._next_report:
+            return
+        self._next_report = now + self._report_interval
+        log.warning(
+            "refused %d connection(s) over the %s, the last from %s",
+            self._unreported,
+            limit,
+            address,
+        )
+        self._unreported = 0
+
+
+class GuardedRequestHandler(CalmRequestHandler):
+    """aiohttp's connection protocol with a head deadline and connection limits."""
+
+    def __init__(
+        self, manager: web.Server, *, limits: ConnectionLimits, head_timeout: float, **kwargs: Any
+    ) -> None:
+        super().__init__(manager, **kwargs)
+        self._limits = limits
+        self._head_timeout = head_timeout
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._counted_address: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        address = _peer_address(transport)
+        if not self._limits.acquire(address):
+            transport.close()  # refused: nothing is read, nothing is answered
+            return
+        self._counted_address = address
+        super().connection_made(transport)
+        self.await_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._counted_address is not None:  # a refused TLS connection may still deliver
+            super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.head_received()
+        if self._counted_address is None:
+            return  # a refused connection: aiohttp never saw it
+        self._limits.release(self._counted_address)
+        self._counted_address = None
+        super().connection_lost(exc)
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        timed_out = resp.status == 408
+        if timed_out:
+            resp.force_close()
+        result = await super().finish_response(request, resp, start_time)
+        if timed_out:
+            # the body is still arriving: close now rather than linger reading it
+            self.force_close()
+        else:
+            self.await_head()
+        return result
+
+    def await_head(self) -> None:
+        """Start the head deadline: the connection is ready for a request."""
+        self.head_received()
+        self._head_timer = self._loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def head_received(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        log.debug("no request head within %s s from %s", self._head_timeout, self.peername)
+        self.force_close()
+
+
+class GuardedServer(CalmServer):
+    """A CalmServer whose connections are GuardedRequestHandlers sharing one ConnectionLimits."""
+
+    def __init__(
+        self, handler: _Handler, *, limits: ConnectionLimits, head_timeout: float, **kwargs: Any
+    ) -> None:
+        super().__init__(_stopping_head_deadline(handler), **kwargs)
+        self._limits = limits
+        self._head_timeout = head_timeout
+
+    def __call__(self) -> RequestHandler:
+        return GuardedRequestHandler(
+            self,
+            limits=self._limits,
+            head_timeout=self._head_timeout,
+            loop=self._loop,
+            **self._kwargs,
+        )
+
+
+class GuardedSockSite(web.SockSite):
+    """A SockSite whose TLS handshakes are bounded by `handshake_timeout` seconds."""
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        sock: socket.socket,
+        *,
+        handshake_timeout: float,
+        ssl_context: Any = None,
+    ) -> None:
+        super().__init__(runner, sock, ssl_context=ssl_context)
+        self._handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        # SockSite.start with the one argument it does not pass: ssl_handshake_timeout
+        await web.BaseSite.start(self)
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server,
+            sock=self._sock,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
+        )
+
+
+def _stopping_head_deadline(handler: _Handler) -> _Handler:
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        protocol = request.protocol
+        if isinstance(protocol, GuardedRequestHandler):
+            protocol.head_received()
+        return await handler(request)
+
+    return handle
+
+
+def _peer_address(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    host = peer[0] if isinstance(peer, tuple) and peer else ""
+    return normalize_address(str(host))

@@ -1,0 +1,172 @@
+"""The Password & Security page, and re-authentication for changes made from pages (ASVS 7.5.1).
+
+Changing the password, creating an API token (here) and removing two-factor (twofactor_pages)
+need the current password or a current code of the principal in the same form: the possessor
+of a session root or a reseller opened into an account, else the session's user. A wrong answer
+changes nothing, re-renders the form and is a failed authentication in login_log. The API
+functions are unchanged: a script's every call carries its own credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from panelauth.core.features import feature_enabled
+from panelauth.core.models import Identity
+from panelauth.core.passwords import validate_new_password
+from panelauth.core.reauthentication import Reauthenticator, principal_of
+from panelauth.core.sessions import Session
+from panelauth.core.tokens import TokenKind, validate_token_name
+from panelauth.errors import FunctionFailed
+from panelauth.protocol.services import Listener, Service
+from panelauth.secret import Secret
+from panelauth.server import pages, responses
+from panelauth.server.request_info import RequestInfo
+from panelauth.server.state import ServerState
+
+SECURITY_PATH = "security"
+TOKEN_ACL = "manage-api-tokens"
+REAUTH_MISSING = "Enter the current password or a current security code."
+REAUTH_WRONG = "The current password or security code is not correct. Nothing was changed."
+NOT_OFFERED = "This change is not available here."
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """The changes a page may make for an identity: the same rights as the API functions."""
+
+    password: bool
+    token: TokenKind | None
+    remove_two_factor: bool
+
+
+async def offered(state: ServerState, service: Service, identity: Identity) -> Offered:
+    if service is Service.WHM:
+        token = TokenKind.WHM if identity.has_acl(TOKEN_ACL) else None
+        return Offered(password=True, token=token, remove_two_factor=True)
+    store = state.runtime.store
+    account = await store.get_account(identity.account or "")
+    features = await store.get_feature_list(account.feature_list) if account else None
+    tfa = feature_enabled(features, "twofactorauth")
+    if service is Service.WEBMAIL:
+        # a mailbox changes its own password; the default mailbox's is the account's (cPanel)
+        return Offered(password="@" in identity.user, token=None, remove_two_factor=tfa)
+    token = TokenKind.CPANEL if feature_enabled(features, "apitokens") else None
+    return Offered(password=True, token=token, remove_two_factor=tfa)
+
+
+async def reauthenticate(
+    state: ServerState,
+    service: Service,
+    identity: Identity,
+    form: dict[str, str],
+    info: RequestInfo,
+) -> str | None:
+    """None when the form re-authenticates its principal; else the message to show.
+
+    A wrong password or code is logged as a failed authentication (LG-2).
+    """
+    runtime = state.runtime
+    outcome = await Reauthenticator(runtime.store, runtime.passwords, runtime.two_factor).verify(
+        identity,
+        password=Secret(form.get("current_password", "")),
+        code=form.get("current_code", ""),
+        address=info.address,
+    )
+    if outcome.accepted:
+        return None
+    if outcome.factor is None:
+        return REAUTH_MISSING
+    state.authentication_failed(
+        address=info.address,
+        claimed_user=outcome.principal,
+        request=info.request_line,
+        service=service,
+        reason=f"reauthentication: {outcome.detail}",
+        factor=outcome.factor.value,
+    )
+    return REAUTH_WRONG
+
+
+class SecurityPages:
+    def __init__(self, listener: Listener, state: ServerState, landings: dict[Service, str]):
+        self.service = listener.service
+        self.state = state
+        self.landing = landings[listener.service]
+
+    async def page(
+        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestInfo
+    ) -> web.Response:
+        can = await offered(self.state, self.service, identity)
+        status, message, new_token = 200, None, None
+        if request.method == "POST":
+            form = await info.form(request)
+            action = form.get("action")
+            try:
+                if action == "password" and can.password:
+                    message = await self._change_password(session, identity, form, info)
+                elif action == "token" and can.token is not None:
+                    new_token, message = await self._create_token(can.token, identity, form, info)
+                else:
+                    status, message = 403, NOT_OFFERED
+            except FunctionFailed as invalid:
+                status, message = 400, invalid.message
+            except _Refused as refused:
+                status, message = 403, refused.message
+        html = pages.render(
+            "security.html",
+            self.service,
+            heading="Password & Security",
+            message=message,
+            user=identity.user,
+            principal=principal_of(identity),
+            password=can.password,
+            token_kind=can.token.value if can.token else None,
+            new_token=new_token,
+            action=f"{session.security_token}/{SECURITY_PATH}/",
+            token=session.security_token,
+            landing=self.landing,
+        )
+        return responses.html_response(status, html)
+
+    async def _change_password(
+        self, session: Session, identity: Identity, form: dict[str, str], info: RequestInfo
+    ) -> str:
+        new = form.get("new_password", "")
+        if new != form.get("confirm_password", ""):
+            raise FunctionFailed("The new passwords do not match.")
+        validate_new_password(new)  # before the re-authentication, which may spend a code
+        await self._reauthenticate(identity, form, info)
+        await self.state.runtime.credential_changes().change_password(
+            identity.user, Secret(new), keep=session.session_id
+        )
+        return "The password was changed. Your other sessions have ended."
+
+    async def _create_token(
+        self, kind: TokenKind, identity: Identity, form: dict[str, str], info: RequestInfo
+    ) -> tuple[str, str]:
+        name = validate_token_name(form.get("token_name", ""))
+        await self._reauthenticate(identity, form, info)
+        owner = identity.user if kind is TokenKind.WHM else identity.account or identity.user
+        issued = await self.state.runtime.credential_changes().create_token(
+            actor=identity.user, owner=owner, kind=kind, name=name
+        )
+        return (
+            issued.plain,
+            f"The API token “{name}” was created. Copy it now: it is not shown again.",
+        )
+
+    async def _reauthenticate(
+        self, identity: Identity, form: dict[str, str], info: RequestInfo
+    ) -> None:
+        refused = await reauthenticate(self.state, self.service, identity, form, info)
+        if refused is not None:
+            raise _Refused(refused)
+
+
+class _Refused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
