@@ -2,8 +2,9 @@
 
 The benchmark baseline must be served by the same process, event loop, TLS context and aiohttp
 low-level server (`CalmServer`) as the real endpoints, so that the ratio
-"authenticated request ÷ hello-world" cancels out machine speed (../shared/perf, "Proposed
-targets"). This script binds the hello socket, then runs the production entry point
+"authenticated request ÷ hello-world" cancels out machine speed (docs/benchmarks.md,
+"Measurements behind design choices"). This script binds the hello socket, then runs the
+production entry point
 `panelauth.server.listeners.serve` with `ServeOptions.extra_sites`: the real worker (store
 opened after the fork, session sweeper, signal handling, optional pre-fork supervisor) serves the
 six panelauth ports and, with the same `SSLContext`, the hello port, whose handler answers

@@ -1,6 +1,6 @@
 """Benchmark: authenticated panelauth requests vs hello-world, in the same panelauth process.
 
-Method (../shared/perf/README.md, "Proposed targets"): one server worker pinned to core 0, the
+Method (docs/benchmarks.md, "Method"): one server worker pinned to core 0, the
 load generator pinned to core 1, `wrk -t2 -c64 -d10s --latency` over TLS after a 2 s warm-up,
 interleaved rounds (a fresh server per round, case order alternating), medians reported.
 
