@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from panelauth.api.catalog import build_registry
 from panelauth.api.context import Runtime
 from panelauth.api.dispatch import Dispatcher
+from panelauth.backends import open_store
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.accounts import Accounts
@@ -39,11 +41,27 @@ def settings() -> Settings:
     return Settings(hostname="panel.example.test", argon2=CHEAP_ARGON2)
 
 
+async def open_sqlite(path: Path, clock: FrozenClock, **options: Any) -> SqliteStore:
+    """A migrated SQLite store at `path` (created if missing), opened as the server does."""
+    opened = await open_store(f"sqlite://{path}", clock=clock, migrate=True, **options)
+    assert isinstance(opened, SqliteStore)
+    return opened
+
+
+S = TypeVar("S", bound=SqliteStore)
+
+
+async def migrated(store: S) -> S:
+    """A store made with `create=True` (a test's subclass), brought to the latest schema."""
+    await store.migrate()
+    return store
+
+
 @pytest.fixture
-def store(tmp_path: Path, clock: FrozenClock) -> Iterator[SqliteStore]:
-    db = SqliteStore(tmp_path / "panelauth.db", clock=clock)
+async def store(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[SqliteStore]:
+    db = await open_sqlite(tmp_path / "panelauth.db", clock)
     yield db
-    db.close()
+    await db.aclose()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from panelauth.api.answers import Answer
+from panelauth.api.answers import Answer, Endpoint, Envelope, render
 from panelauth.api.dispatch import Dispatcher
 from panelauth.api.registry import Api
 from panelauth.core.models import CredentialKind, Identity, IdentityKind, root_identity
@@ -24,8 +24,10 @@ def mail_identity(address: str, account: str) -> Identity:
 
 
 async def whm(dispatcher: Dispatcher, identity: Identity, name: str, /, **args: Any) -> Answer:
+    """The call's outcome in WHM API 1's envelope, as the gateway answers it."""
     pairs = [(key.replace("__", "-"), str(value)) for key, value in args.items()]
-    return await dispatcher.whm1(identity, name, Params(pairs), client_address="192.0.2.1")
+    outcome = await dispatcher.whm1(identity, name, Params(pairs), client_address="192.0.2.1")
+    return render(outcome, Endpoint(Envelope.WHM1, "", name), Service.WHM)
 
 
 async def uapi(
@@ -40,8 +42,9 @@ async def uapi(
     api: Api = Api.UAPI,
     **args: Any,
 ) -> Answer:
+    """The call's outcome in the UAPI or API 2 envelope, as the gateway answers it."""
     pairs = [(key.replace("__", "-"), str(value)) for key, value in args.items()]
-    return await dispatcher.cpanel(
+    outcome = await dispatcher.cpanel(
         api,
         identity,
         service,
@@ -51,6 +54,8 @@ async def uapi(
         client_address="192.0.2.1",
         acting_user=acting_user,
     )
+    envelope = Envelope.UAPI if api is Api.UAPI else Envelope.API2
+    return render(outcome, Endpoint(envelope, module, name), service)
 
 
 def metadata(answer: Answer) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from panelauth.secret import Secret
 from panelauth.server.datadir import DataDir, initialise
 from panelauth.server.gateway import Gateway
 from panelauth.server.state import ServerState, build_state
+from tests.api.helpers import uapi
 from tests.conftest import BOB_PASSWORD, ROOT_PASSWORD
 from tests.server.conftest import basic
 
@@ -140,7 +141,7 @@ async def state(
     data_dir.root.mkdir()
     data_dir.config.write_text("argon2: {time_cost: 1, memory_cost_kib: 256, parallelism: 1}\n")
     await initialise(data_dir, clock, root_password=ROOT_PASSWORD)
-    server_state = build_state(data_dir, settings, clock)
+    server_state = await build_state(data_dir, settings, clock)
     runtime = server_state.runtime
     accounts = Accounts(runtime.store, runtime.passwords, clock)
     await accounts.create(user="bob", domain="bob.example", password=BOB_PASSWORD, owner="root")
@@ -156,7 +157,7 @@ async def state(
         user="carol", domain="carol.example", password="carol-Passw0rd!", owner="res"
     )
     yield server_state
-    server_state.close()
+    await server_state.aclose()
 
 
 @pytest.fixture
@@ -259,15 +260,14 @@ async def test_every_cpanel_function_with_every_acl_through_the_dispatcher(
         identity = await token_identity(state, "root", await new_token(state, "root", granted))
         assert identity.restricted_token is ("all" not in granted)
         for function in CPANEL_FUNCTIONS:
-            answer = await dispatcher.cpanel(
-                function.api,
+            answer = await uapi(
+                dispatcher,
                 identity,
-                Service.WHM,
                 function.module,
                 function.name,
-                Params([]),
-                client_address=ADDRESS,
+                service=Service.WHM,
                 acting_user="bob",
+                api=function.api,
             )
             if allowed(function, granted):
                 # it ran: empty arguments give at most a functional failure (200, result 0)

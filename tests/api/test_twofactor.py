@@ -19,7 +19,8 @@ from panelauth.core.accounts import Accounts
 from panelauth.core.audit import MemorySessionLog
 from panelauth.core.models import Account, Identity
 from panelauth.core.sessions import SessionKind, SessionState
-from panelauth.core.two_factor import TwoFactor, TwoFactorFailed
+from panelauth.core.two_factor import TwoFactor
+from panelauth.errors import TwoFactorFailed
 from panelauth.protocol.services import Service
 from tests.api.helpers import BOB, ROOT, mail_identity, metadata, reseller_identity, uapi, whm
 

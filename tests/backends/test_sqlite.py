@@ -1,19 +1,21 @@
-"""SQLite specifics: migrations, pragmas, a locked database (FT-4), failures, open_store."""
+"""SQLite specifics: migrations, pragmas, a locked database (FT-4), failures, open_store,
+the record cache and its change signal (PRAGMA data_version)."""
 
 from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from panelauth.backends import open_store
+from panelauth.backends import migrate_store, open_store
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.models import Account, Mailbox
-from panelauth.errors import ServiceUnavailable, StoreUnavailable
+from panelauth.errors import SchemaOutdated, ServiceUnavailable, StoreUnavailable
+from tests.conftest import migrated, open_sqlite
 
 HASH = "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
 BOB = Account("bob", "bob.example", "root", HASH, created_at=1.0)
@@ -23,6 +25,9 @@ SHORT_TIMEOUT_MS = 20
 def migration_versions() -> list[int]:
     folder = Path(sys.modules["panelauth.backends"].__file__ or "").parent / "sqlite_migrations"
     return sorted(int(path.name.split("_", 1)[0]) for path in folder.glob("*.sql"))
+
+
+LATEST = max(migration_versions())
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -36,15 +41,16 @@ async def test_reopening_keeps_data_and_does_not_migrate_again(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
     path = tmp_path / "panelauth.db"
-    first = SqliteStore(path, clock=clock)
+    first = await open_sqlite(path, clock)
     await first.insert_account(BOB)
     await first.save_feature_list("gold", {"webmail": False})
-    first.close()
+    await first.aclose()
     for _ in range(2):
-        again = SqliteStore(path, clock=clock)
+        again = await open_store(f"sqlite://{path}", clock=clock)
         assert await again.get_account("bob") == BOB
         assert await again.list_feature_lists() == ["default", "gold"]
-        again.close()
+        await again.aclose()
+    assert await migrate_store(f"sqlite://{path}", clock=clock) == (LATEST, LATEST)
     connection = raw(path)
     try:
         versions = [row[0] for row in connection.execute("SELECT version FROM schema_version")]
@@ -85,16 +91,16 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def quick(
+async def quick(
     db_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[SqliteStore]:
+) -> AsyncIterator[SqliteStore]:
     """A store whose busy timeout is short, so a held lock fails fast instead of waiting 2 s."""
     plumbing = sys.modules[SqliteStore.__init__.__module__]  # where BUSY_TIMEOUT_MS is read
     monkeypatch.setattr(plumbing, "BUSY_TIMEOUT_MS", SHORT_TIMEOUT_MS)
-    db = SqliteStore(db_path, clock=clock)
+    db = await migrated(SqliteStore(db_path, clock=clock, create=True))
     assert db._db.execute("PRAGMA busy_timeout").fetchone()[0] == SHORT_TIMEOUT_MS
     yield db
-    db.close()
+    await db.aclose()
 
 
 @pytest.fixture
@@ -168,11 +174,17 @@ async def test_the_store_recovers_once_the_lock_is_released(
     assert suspended.suspended
 
 
-async def test_opening_a_locked_database_raises_store_unavailable(
+async def test_migrating_a_locked_database_raises_store_unavailable(
     quick: SqliteStore, locker: sqlite3.Connection, db_path: Path, clock: FrozenClock
 ) -> None:
     with pytest.raises(StoreUnavailable):
-        SqliteStore(db_path, clock=clock)
+        await migrate_store(f"sqlite://{db_path}", clock=clock, busy_timeout_ms=SHORT_TIMEOUT_MS)
+    # opening writes nothing, so a worker starts while another connection writes
+    opened = await open_store(f"sqlite://{db_path}", clock=clock)
+    try:
+        assert await opened.get_account("bob") == BOB
+    finally:
+        await opened.aclose()
 
 
 # -- other failures -----------------------------------------------------------------------------
@@ -182,23 +194,30 @@ def test_opening_an_unreachable_path_raises_store_unavailable(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
     with pytest.raises(StoreUnavailable, match="cannot open the store"):
-        SqliteStore(tmp_path / "missing-dir" / "db", clock=clock)
+        SqliteStore(tmp_path / "missing-dir" / "db", clock=clock, create=True)
 
 
-def test_opening_a_file_that_is_not_a_database_raises_store_unavailable(
+async def test_opening_never_creates_a_database(tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / "absent.db"
+    with pytest.raises(StoreUnavailable, match="cannot open the store"):
+        await open_store(f"sqlite://{path}", clock=clock)
+    assert not path.exists()
+
+
+async def test_opening_a_file_that_is_not_a_database_raises_store_unavailable(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(StoreUnavailable, match="cannot open the store"):
-        SqliteStore(path, clock=clock)
+        await open_store(f"sqlite://{path}", clock=clock)
 
 
 async def test_a_closed_store_raises_instead_of_answering_not_found(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
-    closed = SqliteStore(tmp_path / "closed.db", clock=clock)
-    closed.close()
+    closed = await open_sqlite(tmp_path / "closed.db", clock)
+    await closed.aclose()
     reads: list[Callable[[], Awaitable[object]]] = [
         lambda: closed.get_account("bob"),
         closed.list_accounts,
@@ -220,79 +239,172 @@ async def test_writes_to_a_closed_store_raise_store_unavailable(
     name: str,
     write: Callable[[SqliteStore], Awaitable[object]],
 ) -> None:
-    closed = SqliteStore(tmp_path / "closed.db", clock=clock)
-    closed.close()
+    closed = await open_sqlite(tmp_path / "closed.db", clock)
+    await closed.aclose()
     with pytest.raises(StoreUnavailable):
         await write(closed)
 
 
-# -- open_store ---------------------------------------------------------------------------------
+# -- open_store and migrations ------------------------------------------------------------------
 
 
 async def test_open_store_opens_a_sqlite_file(tmp_path: Path, clock: FrozenClock) -> None:
     path = tmp_path / "via-url.db"
-    opened = open_store(f"sqlite://{path}", clock=clock)
+    assert await migrate_store(f"sqlite://{path}", clock=clock) == (0, LATEST)
+    opened = await open_store(f"sqlite://{path}", clock=clock)
     try:
         assert isinstance(opened, SqliteStore)
         await opened.insert_account(BOB)
     finally:
-        opened.close()
-    assert path.exists()
-    reopened = SqliteStore(path, clock=clock)
+        await opened.aclose()
+    reopened = await open_store(f"sqlite://{path}", clock=clock)
     try:
         assert await reopened.get_account("bob") == BOB
     finally:
-        reopened.close()
+        await reopened.aclose()
 
 
 async def test_open_store_opens_an_in_memory_database(clock: FrozenClock) -> None:
-    memory = open_store("sqlite://:memory:", clock=clock)
+    with pytest.raises(SchemaOutdated, match="run `panelauth migrate`"):
+        await open_store("sqlite://:memory:", clock=clock)  # an empty store is version 0
+    memory = await open_store("sqlite://:memory:", clock=clock, migrate=True)
     try:
         await memory.insert_account(BOB)
         assert await memory.get_account("bob") == BOB
         assert await memory.get_feature_list("default") == {}
     finally:
-        memory.close()
+        await memory.aclose()
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
     [("/var/lib/panelauth.db", "not a store URL"), ("postgres://db/panelauth", "unsupported")],
 )
-def test_open_store_rejects_unknown_urls(url: str, message: str) -> None:
+async def test_open_store_rejects_unknown_urls(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        open_store(url)
+        await open_store(url)
 
 
-async def test_a_session_and_the_code_that_opens_it_are_stored_together(
-    store: SqliteStore, clock: FrozenClock, bob: Account
+def _set_back_to_version_4(path: Path) -> None:
+    connection = raw(path)
+    try:
+        connection.execute("DELETE FROM schema_version WHERE version > 4")
+        connection.execute("DROP INDEX sessions_by_expiry")
+    finally:
+        connection.close()
+
+
+async def test_a_store_behind_its_schema_is_refused_until_migrated(
+    tmp_path: Path, clock: FrozenClock
 ) -> None:
-    from panelauth.core.sessions import Session, SessionKind, SessionState
-    from panelauth.core.stores import StepUse
-    from panelauth.protocol.services import Service
+    path = tmp_path / "old.db"
+    url = f"sqlite://{path}"
+    await migrate_store(url, clock=clock)
+    _set_back_to_version_4(path)
+    with pytest.raises(SchemaOutdated) as raised:
+        await open_store(url, clock=clock)
+    assert raised.value.message == (
+        f"The store's schema is at version 4; this panelauth needs version {LATEST}: "
+        "run `panelauth migrate`."
+    )
+    assert isinstance(raised.value, StoreUnavailable)
+    assert await migrate_store(url, clock=clock) == (4, LATEST)
+    assert await migrate_store(url, clock=clock) == (LATEST, LATEST)
+    opened = await open_store(url, clock=clock)
+    await opened.aclose()
 
-    def session(session_id: str) -> Session:
-        return Session(
-            session_id,
-            "0" * 64,
-            "bob",
-            "bob",
-            Service.CPANEL,
-            SessionKind.PASSWORD,
-            SessionState.ACTIVE,
-            "/cpsess0000000001",
-            "bob",
-            None,
-            "handle_form_login",
-            None,
-            clock.now(),
-            clock.now(),
-            clock.now() + 60,
-        )
 
-    spend = StepUse("bob", 1000, "session", "192.0.2.1")
-    assert await store.insert_session(session("bob:AAAAAAAAAAAAAAAA"), spend=spend)
-    # the same step again: no session is written at all
-    assert not await store.insert_session(session("bob:BBBBBBBBBBBBBBBB"), spend=spend)
-    assert await store.get_session("bob:BBBBBBBBBBBBBBBB") is None
-    assert await store.last_totp_step("bob") == 1000
+async def test_a_store_newer_than_the_code_is_refused(tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / "new.db"
+    url = f"sqlite://{path}"
+    await migrate_store(url, clock=clock)
+    connection = raw(path)
+    connection.execute("INSERT INTO schema_version (version) VALUES (?)", (LATEST + 1,))
+    connection.close()
+    for attempt in (open_store(url, clock=clock), migrate_store(url, clock=clock)):
+        with pytest.raises(SchemaOutdated, match="newer than this panelauth"):
+            await attempt
+
+
+# -- the hot path reads by index ----------------------------------------------------------------
+
+HOT_PATH_READS = [
+    "SELECT * FROM accounts WHERE user = 'bob'",
+    "SELECT * FROM api_tokens WHERE owner = 'bob' AND kind = 'whm' AND digest = 'd'",
+    "SELECT * FROM sessions WHERE session_id = 'bob:A'",
+    "SELECT session_id FROM sessions WHERE expires_at <= 1 LIMIT 10",
+    "SELECT max(step) FROM tfa_used_steps WHERE user = 'bob'",
+    "SELECT count(*) FROM tfa_failures WHERE user = 'bob' AND failed_at > 1",
+    "SELECT * FROM sessions WHERE user = 'bob' OR account = 'bob'",
+]
+
+
+@pytest.mark.parametrize("sql", HOT_PATH_READS)
+def test_hot_path_reads_never_scan(store: SqliteStore, sql: str) -> None:
+    plan = " ".join(str(row[-1]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "SCAN" not in plan, plan
+    assert "USING" in plan, plan
+
+
+# -- the record cache ---------------------------------------------------------------------------
+
+
+def traced(store: SqliteStore) -> list[str]:
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    return statements
+
+
+async def test_a_cached_lookup_costs_one_data_version_check(store: SqliteStore) -> None:
+    await store.insert_account(BOB)
+    assert await store.get_account("bob") == BOB
+    statements = traced(store)
+    for _ in range(3):
+        assert await store.get_account("bob") == BOB
+        assert await store.get_account("ghost") is None
+    assert statements.count("PRAGMA data_version") == 6  # one check per lookup
+    selects = [s for s in statements if s.startswith("SELECT")]
+    assert len(selects) == 1  # bob came from the cache; ghost's absence was read once
+
+
+async def test_a_commit_by_another_connection_drops_the_cache(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    await store.insert_account(BOB)
+    assert await store.get_account("bob") == BOB
+    cli = raw(tmp_path / "panelauth.db")  # e.g. the CLI, with no cache of its own
+    try:
+        cli.execute("UPDATE accounts SET suspended = 1 WHERE user = 'bob'")
+    finally:
+        cli.close()
+    suspended = await store.get_account("bob")
+    assert suspended is not None and suspended.suspended
+
+
+async def test_the_cache_is_bounded(tmp_path: Path, clock: FrozenClock) -> None:
+    small = await open_sqlite(tmp_path / "small.db", clock, cache_entries=2)
+    try:
+        for user in ("amy", "bob", "cid"):
+            await small.insert_account(Account(user, f"{user}.example", "root", HASH))
+        await small.get_account("amy")
+        await small.get_account("bob")
+        await small.get_account("amy")  # used most recently: bob goes first
+        await small.get_account("cid")
+        assert len(small._account_cache) == 2
+        statements = traced(small)
+        await small.get_account("amy")
+        await small.get_account("bob")
+        selects = [s for s in statements if s.startswith("SELECT")]
+        assert len(selects) == 1 and "'bob'" in selects[0]  # only bob was read again
+    finally:
+        await small.aclose()
+
+
+async def test_a_cache_of_no_entries_caches_nothing(tmp_path: Path, clock: FrozenClock) -> None:
+    bare = await open_sqlite(tmp_path / "bare.db", clock, cache_entries=0)
+    try:
+        await bare.insert_account(BOB)
+        assert await bare.get_account("bob") == BOB
+        assert len(bare._account_cache) == 0
+    finally:
+        await bare.aclose()

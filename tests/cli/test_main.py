@@ -137,3 +137,37 @@ def test_bad_configuration_is_a_clear_error(data_dir: Path) -> None:
     code, output = run(data_dir, "init")
     assert code == 1
     assert "require_ssl" in output
+
+
+def test_migrate_brings_an_old_store_up_to_date_and_whmapi1_refuses_until_then(
+    data_dir: Path,
+) -> None:
+    import sqlite3
+
+    run(data_dir, "init")
+    code, output = run(data_dir, "migrate")
+    assert code == 0, output
+    latest = int(output.split("schema version ")[1].split(" -> ")[0])
+    assert output == f"{data_dir / 'panelauth.db'}: schema version {latest} -> {latest}.\n"
+    connection = sqlite3.connect(data_dir / "panelauth.db", isolation_level=None)
+    connection.execute("DELETE FROM schema_version WHERE version = ?", (latest,))
+    connection.close()
+    code, output = run(data_dir, "whmapi1", "version")
+    assert code == 1
+    assert output == (
+        f"Error: The store's schema is at version {latest - 1}; this panelauth needs version "
+        f"{latest}: run `panelauth migrate`.\n"
+    )
+    code, output = run(data_dir, "migrate")
+    assert (code, output) == (
+        0,
+        f"{data_dir / 'panelauth.db'}: schema version {latest - 1} -> {latest}.\n",
+    )
+    assert run(data_dir, "whmapi1", "version")[0] == 0
+
+
+def test_migrate_needs_an_initialised_data_directory(data_dir: Path) -> None:
+    code, output = run(data_dir, "migrate")
+    assert code == 1
+    assert "run `panelauth init`" in output
+    assert not (data_dir / "panelauth.db").exists()

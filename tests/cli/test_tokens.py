@@ -83,7 +83,7 @@ def test_accesshash_convert_makes_the_hash_a_token(data_dir: Path) -> None:
         try:
             return await store.find_token("root", TokenKind.WHM, digest(text))
         finally:
-            store.close()
+            await store.aclose()
 
     assert asyncio.run(find()) is not None
     code, output = run(data_dir, "accesshash", "convert")

@@ -7,12 +7,17 @@ import pytest
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.accounts import Accounts
-from panelauth.core.authentication import AuthAttempt, AuthenticatorChain, BasicAuthenticator
+from panelauth.core.authentication import (
+    AuthAttempt,
+    AuthenticatorChain,
+    AuthFacts,
+    BasicAuthenticator,
+)
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.models import CredentialKind, Identity, IdentityKind, Mailbox, root_identity
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
 from panelauth.errors import AuthenticationFailed
-from panelauth.protocol.authorization import HeaderSecretCredentials, Scheme
+from panelauth.protocol.authorization import HeaderSecretCredentials, MalformedCredentials, Scheme
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret
 from tests.conftest import BOB_PASSWORD
@@ -157,7 +162,7 @@ class Fixed:
         self.answer = answer
         self.calls = 0
 
-    async def authenticate(self, attempt: AuthAttempt) -> Identity | None:
+    async def authenticate(self, attempt: AuthFacts) -> Identity | None:
         self.calls += 1
         if isinstance(self.answer, AuthenticationFailed):
             raise self.answer
@@ -194,3 +199,20 @@ async def test_chain_refuses_when_no_authenticator_claims_the_credentials(
     assert raised.value.claimed_user == "mallory"
     assert raised.value.status == 403
     assert raised.value.message == "Access denied"
+
+
+async def test_chain_refuses_a_malformed_header_before_asking_anyone() -> None:
+    first = Fixed(BOB)
+    malformed = MalformedCredentials("password too long", claimed_user="bob")
+    facts = AuthAttempt(None, Service.CPANEL, "203.0.113.7", malformed=malformed)
+    with pytest.raises(AuthenticationFailed) as raised:
+        await AuthenticatorChain([first]).authenticate(facts)
+    assert (raised.value.detail, raised.value.claimed_user) == ("password too long", "bob")
+    assert first.calls == 0
+
+
+async def test_chain_without_a_taker_refuses_and_names_nobody_without_credentials() -> None:
+    facts = AuthAttempt(None, Service.CPANEL, "203.0.113.7")
+    with pytest.raises(AuthenticationFailed) as raised:
+        await AuthenticatorChain([Fixed(None)]).authenticate(facts)
+    assert (raised.value.detail, raised.value.claimed_user) == ("api token incorrect", "")

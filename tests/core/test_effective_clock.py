@@ -24,7 +24,7 @@ from panelauth.core.audit import MemorySessionLog
 from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import Account
 from panelauth.core.secretbox import SecretBox
-from panelauth.core.session_manager import Created, SessionManager, SessionRefused
+from panelauth.core.session_manager import Created, SessionManager
 from panelauth.core.sessions import SessionKind, SessionPolicy, SessionState
 from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.core.tokens import ApiToken, TokenKind, digest
@@ -32,9 +32,8 @@ from panelauth.core.two_factor import (
     FAILURE_WINDOW_SECONDS,
     MAX_FAILURES,
     TwoFactor,
-    TwoFactorFailed,
 )
-from panelauth.errors import AuthenticationFailed
+from panelauth.errors import AuthenticationFailed, SessionRefused, TwoFactorFailed
 from panelauth.protocol.authorization import HeaderSecretCredentials, Scheme
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret

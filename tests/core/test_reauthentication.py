@@ -121,11 +121,15 @@ async def test_credential_changes(
     runtime: Runtime, accounting: MemoryAccountingLog, mailbox: None, clock: FrozenClock
 ) -> None:
     changes = runtime.credential_changes()
-    await changes.change_password("info@bob.example", Secret("info-New-Pw-1"), keep=None)
+    await changes.change_password(
+        "info@bob.example", Secret("info-New-Pw-1"), actor="bob", caller_session=None, address=None
+    )
     stored = await runtime.store.get_mailbox("info@bob.example")
     assert stored is not None
     assert (await runtime.passwords.verify(stored.password_hash, Secret("info-New-Pw-1"))).ok
-    await changes.change_password("bob", "bob-New-Passw0rd", keep=None)
+    await changes.change_password(
+        "bob", "bob-New-Passw0rd", actor="root", caller_session=None, address=None
+    )
     account = await runtime.store.get_account("bob")
     assert account is not None and account.credential_version == 2
     assert not await changes.remove_two_factor("bob", actor="bob", keep=None, address=ADDRESS)
@@ -136,6 +140,8 @@ async def test_credential_changes(
     )
     assert issued.token.owner == "bob" and len(issued.plain) == 32
     assert accounting.events == [
+        ("PASSWD", "bob", "info@bob.example"),
+        ("PASSWD", "root", "bob"),
         ("TWOFACTORAUTH_REMOVE", "root", "bob"),
         ("API_TOKEN_CREATE", "root", "bob", "cpanel", "one"),
     ]

@@ -10,7 +10,7 @@ from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.audit import MemorySessionLog
 from panelauth.core.models import Account, IdentityKind
-from panelauth.core.session_manager import Created, SessionManager, SessionRefused
+from panelauth.core.session_manager import Created, SessionManager
 from panelauth.core.sessions import (
     IpValidation,
     SessionKind,
@@ -19,6 +19,7 @@ from panelauth.core.sessions import (
     address_matches,
     hash_secret,
 )
+from panelauth.errors import SessionRefused
 from panelauth.protocol.cookies import parse_cookie_value
 from panelauth.protocol.services import Service
 
@@ -225,7 +226,8 @@ async def test_the_same_code_sent_twice_in_parallel_succeeds_once(
 ) -> None:
     import pyotp
 
-    from panelauth.core.two_factor import TwoFactor, TwoFactorFailed
+    from panelauth.core.two_factor import TwoFactor
+    from panelauth.errors import TwoFactorFailed
 
     assert isinstance(two_factor, TwoFactor)
     secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

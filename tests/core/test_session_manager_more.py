@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,12 @@ from panelauth.clock import FrozenClock
 from panelauth.core.accounts import Accounts
 from panelauth.core.audit import MemorySessionLog
 from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind, Mailbox
-from panelauth.core.session_manager import Created, SessionManager, SessionRefused, handoff_kind
+from panelauth.core.session_manager import Created, SessionManager, handoff_kind
 from panelauth.core.sessions import Session, SessionKind, SessionPolicy, SessionState
+from panelauth.errors import SessionRefused
 from panelauth.protocol.cookies import encode_cookie_value
 from panelauth.protocol.services import Service
+from tests.conftest import migrated
 
 ADDRESS = "192.0.2.10"
 
@@ -184,10 +186,10 @@ class LogoutDuringListing(SqliteStore):
 
 
 @pytest.fixture
-def racy_store(tmp_path: Path, clock: FrozenClock) -> Iterator[LogoutDuringListing]:
-    db = LogoutDuringListing(tmp_path / "racy.db", clock=clock)
+async def racy_store(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[LogoutDuringListing]:
+    db = await migrated(LogoutDuringListing(tmp_path / "racy.db", clock=clock, create=True))
     yield db
-    db.close()
+    await db.aclose()
 
 
 async def test_purge_identity_counts_and_logs_only_what_it_ended(
@@ -272,7 +274,7 @@ class RivalActivatesFirst(SqliteStore):
 async def test_a_handoff_consumed_by_a_rival_first_is_refused(
     tmp_path: Path, clock: FrozenClock, log: MemorySessionLog
 ) -> None:
-    store = RivalActivatesFirst(tmp_path / "rival.db", clock=clock)
+    store = await migrated(RivalActivatesFirst(tmp_path / "rival.db", clock=clock, create=True))
     try:
         manager = SessionManager(store, clock, SessionPolicy(), log)
         created = await handoff(manager, "dan")
@@ -285,7 +287,7 @@ async def test_a_handoff_consumed_by_a_rival_first_is_refused(
         assert stored is not None
         assert (stored.state, stored.bound_address) == (SessionState.ACTIVE, "198.51.100.99")
     finally:
-        store.close()
+        await store.aclose()
 
 
 @pytest.mark.parametrize(

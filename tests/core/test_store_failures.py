@@ -7,7 +7,7 @@ write that creates a session.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from panelauth.core.session_manager import SessionManager
 from panelauth.core.sessions import SessionKind, SessionPolicy, SessionState
 from panelauth.errors import StoreUnavailable
 from panelauth.protocol.services import Service
-from tests.conftest import BOB_PASSWORD
+from tests.conftest import BOB_PASSWORD, migrated
 from tests.core.conftest import MAIL_PASSWORD, attempt
 
 ADDRESS = "192.0.2.10"
@@ -50,11 +50,11 @@ class WriteLocked(SqliteStore):
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FrozenClock) -> Iterator[WriteLocked]:
+async def store(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[WriteLocked]:
     """Replaces the shared store fixture for this module (and so for `bob`, `population`)."""
-    db = WriteLocked(tmp_path / "locked.db", clock=clock)
+    db = await migrated(WriteLocked(tmp_path / "locked.db", clock=clock, create=True))
     yield db
-    db.close()
+    await db.aclose()
 
 
 def test_the_client_never_sees_the_backends_text() -> None:

@@ -18,7 +18,7 @@ from panelauth.errors import AuthenticationFailed
 from panelauth.protocol.authorization import BasicCredentials, HeaderSecretCredentials, Scheme
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret
-from tests.conftest import BOB_PASSWORD
+from tests.conftest import BOB_PASSWORD, migrated
 
 SECRET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 ADDRESS = "192.0.2.10"
@@ -157,7 +157,7 @@ class OwnerRemovedDuringLookup(SqliteStore):
 async def test_a_token_whose_owner_vanished_is_refused(
     tmp_path: Path, clock: FrozenClock, pool: HashingPool
 ) -> None:
-    racy = OwnerRemovedDuringLookup(tmp_path / "racy.db", clock=clock)
+    racy = await migrated(OwnerRemovedDuringLookup(tmp_path / "racy.db", clock=clock, create=True))
     try:
         racing_accounts = Accounts(racy, pool, clock)
         await racing_accounts.create_root("root-Passw0rd!")
@@ -169,7 +169,7 @@ async def test_a_token_whose_owner_vanished_is_refused(
         failure = await refusal(authenticator, header(Scheme.CPANEL, "dan"))
         assert (failure.detail, failure.claimed_user) == ("api token incorrect", "dan")
     finally:
-        racy.close()
+        await racy.aclose()
 
 
 async def test_expired_tokens_and_suspended_owners_are_refused(
@@ -209,6 +209,23 @@ async def test_root_without_an_access_hash_is_refused(
 ) -> None:
     failure = await refusal(authenticator, header(Scheme.WHM, "root", generate_access_hash()))
     assert failure.detail == "access hash incorrect"
+
+
+async def test_an_access_hash_without_a_root_account_is_refused(
+    authenticator: TokenAuthenticator,
+    store: SqliteStore,
+    root: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = generate_access_hash()
+    await store.set_access_hash_digest("root", digest(text), 1_767_225_600)
+
+    async def vanished(user: str) -> Account | None:
+        return None  # root removed between the digest's lookup and the account's
+
+    monkeypatch.setattr(store, "get_account", vanished)
+    failure = await refusal(authenticator, header(Scheme.WHM, "root", text))
+    assert (failure.detail, failure.claimed_user) == ("access hash incorrect", "root")
 
 
 async def test_a_resellers_access_hash_is_never_tried(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pyotp
@@ -17,9 +17,9 @@ from panelauth.core.two_factor import (
     FAILURE_WINDOW_SECONDS,
     MAX_FAILURES,
     TwoFactor,
-    TwoFactorFailed,
 )
-from panelauth.errors import InvalidArgument, StoreUnavailable
+from panelauth.errors import InvalidArgument, StoreUnavailable, TwoFactorFailed
+from tests.conftest import migrated
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 ADDRESS = "192.0.2.10"
@@ -167,10 +167,10 @@ class PolicyUnreadable(SqliteStore):
 
 
 @pytest.fixture
-def unreadable_store(tmp_path: Path, clock: FrozenClock) -> Iterator[PolicyUnreadable]:
-    db = PolicyUnreadable(tmp_path / "unreadable.db", clock=clock)
+async def unreadable_store(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[PolicyUnreadable]:
+    db = await migrated(PolicyUnreadable(tmp_path / "unreadable.db", clock=clock, create=True))
     yield db
-    db.close()
+    await db.aclose()
 
 
 async def test_an_unreadable_policy_counts_as_on(

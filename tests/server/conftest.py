@@ -39,7 +39,7 @@ async def server_state(
     data_dir.root.mkdir()
     data_dir.config.write_text("argon2: {time_cost: 1, memory_cost_kib: 256, parallelism: 1}\n")
     await initialise(data_dir, clock, root_password=ROOT_PASSWORD)
-    state = build_state(data_dir, settings, clock)
+    state = await build_state(data_dir, settings, clock)
     runtime = state.runtime
     accounts = Accounts(runtime.store, runtime.passwords, clock)
     await accounts.create(user="bob", domain="bob.example", password=BOB_PASSWORD, owner="root")
@@ -49,7 +49,7 @@ async def server_state(
         bob, local_part="info", domain="bob.example", password="info-Pw-1234", quota_mb=0
     )
     yield state
-    state.close()
+    await state.aclose()
 
 
 @pytest.fixture

@@ -363,3 +363,23 @@ async def test_failed_logins_write_nothing_to_the_store(
         assert (await client.get(VERSION, headers=headers)).status == 403
     after = [path.read_bytes() if path.exists() else b"" for path in files]
     assert after == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://evil.example"},
+    ],
+)
+async def test_cross_site_basic_is_refused_before_anything_is_logged_as_a_success(
+    make_client: MakeClient, logs: Path, headers: dict[str, str]
+) -> None:
+    client = await make_client(Service.WHM)
+    response = await client.get(VERSION, headers={**ROOT_AUTH, **headers})
+    assert response.status == 403
+    body = await response.json()
+    assert body["metadata"]["reason"] == "Permission denied"
+    # w§6: a refusal, not a failed login; and never a success (CV-10)
+    assert "LOGIN" not in (logs / "login_log").read_text()
+    assert '"success"' not in (logs / "audit_log").read_text()

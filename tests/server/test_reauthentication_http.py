@@ -3,6 +3,7 @@ creating an API token need the current password or a current code of the princip
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,18 +188,26 @@ async def test_a_code_spent_on_a_reauthentication_is_not_accepted_again(
     assert replay.status == 401
 
 
-async def test_the_password_change_ends_the_other_sessions(
+async def test_the_password_change_ends_the_other_sessions_and_rotates_the_own(
     make_client: MakeClient, server_state: ServerState
 ) -> None:
     client = await make_client(Service.CPANEL)
     bob = await login(client, "bob", BOB_PASSWORD)
     other = await login(client, "bob", BOB_PASSWORD)
-    status, text = await submit(
-        client, bob, ACTIONS["change-password"], current_password=BOB_PASSWORD
+    action = ACTIONS["change-password"]
+    response = await client.post(
+        bob.token + action.path,
+        data={**action.fields, "current_password": BOB_PASSWORD},
+        headers=bob.headers,
     )
-    assert status == 200 and "other sessions have ended" in text
+    text = await response.text()
+    assert response.status == 200 and "other sessions have ended" in text
+    # PW-9: the page answers with the successor's cookie and its /cpsess path
+    successor = Browser(set_cookie(response), re.findall(r"/cpsess\d{10}", text)[0])
+    assert successor.token != bob.token and successor.cookie != bob.cookie
     info = "/execute/Variables/get_user_information"
-    assert (await client.get(bob.token + info, headers=bob.headers)).status == 200
+    assert (await client.get(successor.token + info, headers=successor.headers)).status == 200
+    assert (await client.get(bob.token + info, headers=bob.headers)).status != 200
     assert (await client.get(other.token + info, headers=other.headers)).status != 200
 
 

@@ -361,7 +361,7 @@ async def test_existing_sessions_and_credentials_keep_working_while_writes_are_l
         Params([("name", "ci")]),
         client_address="127.0.0.1",
     )
-    cpanel_token = created.document["data"]["token"]
+    cpanel_token = created.data["token"]
     session_id, last_seen = _session_row(database)
     clock.advance(60)  # past the touch interval: each cookie request tries to write last_seen
     holder = lock()

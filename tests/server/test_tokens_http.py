@@ -34,8 +34,8 @@ async def whm_token(state: ServerState, **args: str) -> str:
         Params([("token_name", "t"), *args.items()]),
         client_address="127.0.0.1",
     )
-    assert answer.succeeded, answer.document
-    token: str = answer.document["data"]["token"]
+    assert answer.ok, answer.error
+    token: str = answer.data["token"]
     return token
 
 
@@ -49,7 +49,7 @@ async def cpanel_token(state: ServerState) -> str:
         Params([("name", "ci")]),
         client_address="127.0.0.1",
     )
-    token: str = answer.document["data"]["token"]
+    token: str = answer.data["token"]
     return token
 
 
@@ -60,7 +60,7 @@ async def access_hash(state: ServerState) -> str:
         Params([("generate", "1")]),
         client_address="127.0.0.1",
     )
-    text: str = answer.document["data"]["accesshash"]
+    text: str = answer.data["accesshash"]
     return text
 
 
@@ -134,7 +134,7 @@ async def test_ip_whitelist_uses_the_real_peer_not_forwarded_for(
         Params([("token_name", "t"), ("whitelist_ip", "127.0.0.0/8")]),
         client_address="127.0.0.1",
     )
-    assert updated.succeeded
+    assert updated.ok
     assert (await client.get(VERSION, headers=forged)).status == 200
 
 
@@ -155,7 +155,7 @@ async def test_token_rights_follow_the_owners_current_acls(
         Params([("token_name", "t")]),
         client_address="127.0.0.1",
     )
-    token = answer.document["data"]["token"]
+    token = answer.data["token"]
     client = await make_client(Service.WHM)
     headers = {"Authorization": f"whm bob:{token}"}
     assert (await client.get("/json-api/listaccts?api.version=1", headers=headers)).status == 200

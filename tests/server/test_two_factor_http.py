@@ -132,7 +132,7 @@ async def test_header_code_from_another_address_is_a_replay(
     code = code_at(enrolled)
     await two_factor.check("bob", code, context="header", address="192.0.2.1")
     await two_factor.check("bob", code, context="header", address="192.0.2.1")
-    from panelauth.core.two_factor import TwoFactorFailed
+    from panelauth.errors import TwoFactorFailed
 
     with pytest.raises(TwoFactorFailed) as refused:
         await two_factor.check("bob", code, context="header", address="192.0.2.2")
@@ -155,7 +155,7 @@ async def test_tokens_are_exempt_and_flags_in_requests_do_nothing(
         Params([("name", "ci")]),
         client_address="127.0.0.1",
     )
-    token = answer.document["data"]["token"]
+    token = answer.data["token"]
     client = await make_client(Service.CPANEL)
     with_token = await client.get(INFO, headers={"Authorization": f"cpanel bob:{token}"})
     assert with_token.status == 200

@@ -9,7 +9,7 @@ from panelauth.api.registry import Registry
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
 from panelauth.core.audit import AccountingLog
-from panelauth.core.credential_changes import CredentialChanges
+from panelauth.core.credential_changes import AccountChanges, CredentialChanges
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
@@ -39,6 +39,10 @@ class Runtime:
         return CredentialChanges(
             self.store, self.passwords, self.clock, self.sessions, self.two_factor, self.accounting
         )
+
+    def account_changes(self) -> AccountChanges:
+        """Suspension and removal, with their session ends and records."""
+        return AccountChanges(self.store, self.sessions, self.two_factor, self.accounting)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
-from panelauth.api import answers
-from panelauth.api.answers import Answer
 from panelauth.api.context import CallContext, Runtime
-from panelauth.api.registry import Api, Function, Registry, Reply
+from panelauth.api.outcome import Outcome
+from panelauth.api.registry import Api, Function, Registry
 from panelauth.core.features import feature_enabled
 from panelauth.core.models import Identity, IdentityKind
 from panelauth.errors import (
@@ -31,32 +31,29 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
+    """Runs functions; returns an Outcome, never an envelope (api/answers renders it)."""
+
     def __init__(self, runtime: Runtime, registry: Registry) -> None:
         self.runtime = runtime
         self.registry = registry
 
     async def whm1(
         self, identity: Identity, name: str, params: Params, *, client_address: str
-    ) -> Answer:
+    ) -> Outcome:
         """A WHM API 1 call by a WHM identity."""
         function = self.registry.get(Api.WHM1, "", name)
-        context = CallContext(self.runtime, identity, Service.WHM, client_address)
         try:
             if function is None:
                 raise FunctionNotFound()
             if function.acl is not None and not identity.has_acl(function.acl):
                 raise PermissionDenied(f"This function requires the “{function.acl}” privilege.")
-            result = await function.handler(context, params)
+            context = CallContext(self.runtime, identity, Service.WHM, client_address)
+            outcome = _outcome(await function.handler(context, params))
         except PanelauthError as error:
-            answer = answers.failure(Api.WHM1, "", name, error)
-            if function is not None and function.changes_accounts:
-                answer.document["metadata"]["output"] = {"raw": ""}
-            return answer
-        if function.changes_accounts:
-            reply = result if isinstance(result, Reply) else Reply(result)
-            if reply.raw_output is None:
-                result = dataclasses.replace(reply, raw_output="")
-        return answers.success(Api.WHM1, "", name, result)
+            outcome = Outcome(error=error)
+        if function is not None and function.changes_accounts and outcome.raw_output is None:
+            outcome.raw_output = ""  # account-changing functions always say it (w§15.1)
+        return outcome
 
     async def cpanel(
         self,
@@ -69,7 +66,7 @@ class Dispatcher:
         *,
         client_address: str,
         acting_user: str | None = None,
-    ) -> Answer:
+    ) -> Outcome:
         """A UAPI or API 2 call: on a cPanel or Webmail port, or through WHM for `acting_user`."""
         try:
             context = await self._cpanel_context(identity, service, client_address, acting_user)
@@ -77,10 +74,9 @@ class Dispatcher:
             if function is None:
                 raise FunctionNotFound()
             await self._authorise_cpanel(function, context)
-            result = await function.handler(context, params)
+            return _outcome(await function.handler(context, params))
         except PanelauthError as error:
-            return answers.failure(api, module, name, error)
-        return answers.success(api, module, name, result)
+            return Outcome(error=error)
 
     async def _cpanel_context(
         self, identity: Identity, service: Service, client_address: str, acting_user: str | None
@@ -118,3 +114,7 @@ class Dispatcher:
             settings = await self.runtime.store.get_feature_list(account.feature_list)
             if not feature_enabled(settings, function.feature):
                 raise PermissionDenied(f"This function requires the “{function.feature}” feature.")
+
+
+def _outcome(result: Any) -> Outcome:
+    return result if isinstance(result, Outcome) else Outcome(result)

@@ -14,12 +14,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
+from panelauth.api.outcome import Outcome
 from panelauth.protocol.params import Params
-
-if TYPE_CHECKING:
-    from panelauth.api.context import CallContext
 
 
 class Api(enum.Enum):
@@ -28,17 +26,14 @@ class Api(enum.Enum):
     API2 = "api2"
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A result with more than data: a WHM reason, raw output, UAPI messages."""
+# what a function returns when it has more than data: a WHM reason, raw output, UAPI messages,
+# a rotated session
+Reply = Outcome
 
-    data: Any = None
-    reason: str = "OK"
-    raw_output: str | None = None
-    messages: tuple[str, ...] = ()
-
-
-Handler = Callable[["CallContext", Params], Awaitable[Any]]
+# `(ctx: CallContext, args: Params) -> data`; the context is typed by each function, so this
+# module needs no import of api/context (which imports it)
+Handler = Callable[[Any, Params], Awaitable[Any]]
+H = TypeVar("H", bound=Handler)
 
 # What a restricted WHM API token (its ACL list is neither `all` nor its owner's full set) needs,
 # besides ownership, to call a cPanel function through WHM (w§16.7, made stricter). This is the
@@ -112,10 +107,10 @@ class Registry:
 
     def whm1(
         self, name: str, *, acl: str | None = None, changes_accounts: bool = False
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[H], H]:
         """Register a WHM API 1 function (reachable on WHM ports only, w§1.3)."""
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: H) -> H:
             self.add(
                 Function(
                     Api.WHM1,
@@ -139,14 +134,14 @@ class Registry:
         sets_password: bool,
         feature: str | None = None,
         webmail_safe: bool = False,
-    ) -> Callable[[Handler], Handler]:
+    ) -> Callable[[H], H]:
         """Register a UAPI or API 2 function (cPanel port, through WHM, Webmail if safe).
 
         `sets_password` has no default: a function that sets or creates a password (an
         account's or a mailbox's) says so, and a restricted WHM token then needs `passwd`.
         """
 
-        def register(handler: Handler) -> Handler:
+        def register(handler: H) -> H:
             self.add(
                 Function(
                     api,

@@ -5,21 +5,70 @@ from __future__ import annotations
 from pathlib import Path
 
 from panelauth.backends.sqlite import SqliteStore
+from panelauth.backends.sqlite_cache import DEFAULT_CACHE_ENTRIES
 from panelauth.clock import Clock, SystemClock
 from panelauth.core.stores import Store
+from panelauth.errors import SchemaOutdated
 
 
-def open_store(
-    url: str, *, clock: Clock | None = None, busy_timeout_ms: int | None = None
+def _backend(
+    url: str, clock: Clock | None, busy_timeout_ms: int | None, *, create: bool, cache_entries: int
 ) -> Store:
-    """Open a store by URL: `sqlite:///path/to/db` or `sqlite://:memory:`.
-
-    `busy_timeout_ms` bounds how long a write waits for a lock before it fails with 503 (FT-4).
-    """
     scheme, separator, rest = url.partition("://")
     if not separator:
         raise ValueError(f"not a store URL: {url!r}")
-    if scheme == "sqlite":
-        location = rest if rest == ":memory:" else Path(rest)
-        return SqliteStore(location, clock=clock or SystemClock(), busy_timeout_ms=busy_timeout_ms)
-    raise ValueError(f"unsupported store: {scheme}")
+    if scheme != "sqlite":
+        raise ValueError(f"unsupported store: {scheme}")
+    location = rest if rest == ":memory:" else Path(rest)
+    return SqliteStore(
+        location,
+        clock=clock or SystemClock(),
+        busy_timeout_ms=busy_timeout_ms,
+        create=create,
+        cache_entries=cache_entries,
+    )
+
+
+async def open_store(
+    url: str,
+    *,
+    clock: Clock | None = None,
+    busy_timeout_ms: int | None = None,
+    migrate: bool = False,
+    cache_entries: int = DEFAULT_CACHE_ENTRIES,
+) -> Store:
+    """Open a store by URL: `sqlite:///path/to/db` or `sqlite://:memory:`.
+
+    Opening never migrates (nor creates a database): a store whose schema is not the one this
+    code needs raises SchemaOutdated ("run `panelauth migrate`"). `migrate=True` is for the
+    migrate step only (`init`, and in-memory stores): it creates the database and applies the
+    missing migrations first. `busy_timeout_ms` bounds how long a write waits for a lock
+    before it fails with 503 (FT-4); `cache_entries` bounds each per-worker record cache.
+    """
+    store = _backend(url, clock, busy_timeout_ms, create=migrate, cache_entries=cache_entries)
+    try:
+        if migrate:
+            await store.migrate()
+        current, needed = await store.schema_version()
+        if current != needed:
+            raise SchemaOutdated(current, needed)
+    except BaseException:
+        await store.aclose()
+        raise
+    return store
+
+
+async def migrate_store(
+    url: str, *, clock: Clock | None = None, busy_timeout_ms: int | None = None
+) -> tuple[int, int]:
+    """The migrate step (`panelauth migrate`): create the store if needed, apply the missing
+    migrations, close; (schema version before, after). SchemaOutdated if the store is newer."""
+    store = _backend(url, clock, busy_timeout_ms, create=True, cache_entries=0)
+    try:
+        before, after = await store.migrate()
+        _, needed = await store.schema_version()
+        if after != needed:
+            raise SchemaOutdated(after, needed)
+        return before, after
+    finally:
+        await store.aclose()

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
+from panelauth.backends.sqlite_cache import MISSING
 from panelauth.backends.sqlite_sessions import SessionTables
 from panelauth.backends.sqlite_tokens import TokenTables
 from panelauth.backends.sqlite_two_factor import TwoFactorTables
@@ -72,8 +73,14 @@ class SqliteStore(TokenTables, SessionTables, TwoFactorTables):
     # -- accounts ---------------------------------------------------------------------------
 
     async def get_account(self, user: str) -> Account | None:
+        self._fresh()
+        cached = self._account_cache.get(user)
+        if cached is not MISSING:
+            return cached
         rows = self._read(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user = ?", (user,))
-        return _account(rows[0]) if rows else None
+        found = _account(rows[0]) if rows else None
+        self._account_cache.put(user, found)
+        return found
 
     async def list_accounts(self, *, owner: str | None = None) -> list[Account]:
         if owner is None:
@@ -88,8 +95,9 @@ class SqliteStore(TokenTables, SessionTables, TwoFactorTables):
         return [_account(row) for row in rows]
 
     async def insert_account(self, account: Account) -> None:
+        self._account_cache.evict(account.user)
         try:
-            with self._write() as db:
+            with self._write(flush=False) as db:
                 db.execute(
                     f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -115,27 +123,37 @@ class SqliteStore(TokenTables, SessionTables, TwoFactorTables):
     async def delete_account(self, user: str) -> bool:
         return self._change("DELETE FROM accounts WHERE user = ?", (user,))
 
+    def _change_account(self, user: str, sql: str, parameters: tuple[object, ...]) -> bool:
+        """An update of one account's row: only that cached account is dropped."""
+        self._account_cache.evict(user)
+        return self._change(sql, parameters, flush=False)
+
     async def set_password_hash(self, user: str, password_hash: str, *, rotate: bool) -> bool:
-        return self._change(
+        return self._change_account(
+            user,
             "UPDATE accounts SET password_hash = ?, credential_version = credential_version + ? "
             "WHERE user = ?",
             (password_hash, int(rotate), user),
         )
 
     async def set_suspended(self, user: str, suspended: bool, reason: str) -> bool:
-        return self._change(
+        return self._change_account(
+            user,
             "UPDATE accounts SET suspended = ?, suspend_reason = ? WHERE user = ?",
             (int(suspended), reason if suspended else "", user),
         )
 
     async def set_reseller(self, user: str, is_reseller: bool, acls: frozenset[str]) -> bool:
-        return self._change(
+        return self._change_account(
+            user,
             "UPDATE accounts SET is_reseller = ?, acls = ? WHERE user = ?",
             (int(is_reseller), json.dumps(sorted(acls)), user),
         )
 
     async def set_owner(self, user: str, owner: str) -> bool:
-        return self._change("UPDATE accounts SET owner = ? WHERE user = ?", (owner, user))
+        return self._change_account(
+            user, "UPDATE accounts SET owner = ? WHERE user = ?", (owner, user)
+        )
 
     async def domain_owner(self, domain: str) -> str | None:
         rows = self._read("SELECT user FROM accounts WHERE domain = ?", (domain,))

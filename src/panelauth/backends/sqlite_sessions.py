@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from panelauth.backends.sqlite_base import SqliteBase
+from panelauth.backends.sqlite_cache import MISSING
 from panelauth.backends.sqlite_two_factor import use_step
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse
@@ -51,8 +52,9 @@ def _build_session(row: tuple[Any, ...]) -> Session:
 
 class SessionTables(SqliteBase):
     async def insert_session(self, session: Session, *, spend: StepUse | None = None) -> bool:
+        self._session_cache.evict(session.session_id)
         try:
-            with self._write() as db:
+            with self._write(flush=False) as db:
                 if spend is not None and not use_step(
                     db, spend.user, spend.step, spend.context, spend.address, session.created_at
                 ):
@@ -86,26 +88,40 @@ class SessionTables(SqliteBase):
         return True
 
     async def get_session(self, session_id: str) -> Session | None:
+        self._fresh()
+        cached = self._session_cache.get(session_id)
+        if cached is not MISSING:
+            return cached
         rows = self._read(f"SELECT {_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
-        return _session(rows[0]) if rows else None
+        found = _session(rows[0]) if rows else None
+        self._session_cache.put(session_id, found)
+        return found
+
+    def _change_session(self, session_id: str, sql: str, parameters: tuple[object, ...]) -> bool:
+        """An update of one session's row: only that cached session is dropped."""
+        self._session_cache.evict(session_id)
+        return self._change(sql, parameters, flush=False)
 
     async def touch_session(self, session_id: str, last_seen: float) -> None:
-        self._change(
+        self._change_session(
+            session_id,
             "UPDATE sessions SET last_seen = ? WHERE session_id = ? AND last_seen < ?",
             (last_seen, session_id, last_seen),
         )
 
     async def activate_session(self, session_id: str, bound_address: str, now: float) -> bool:
         """`unused` -> `active`, bound to the first user's address; True only for that one."""
-        return self._change(
+        return self._change_session(
+            session_id,
             "UPDATE sessions SET state = 'active', bound_address = ?, last_seen = ? "
             "WHERE session_id = ? AND state = 'unused'",
             (bound_address, now, session_id),
         )
 
     async def count_wrong_token(self, session_id: str) -> int:
+        self._session_cache.evict(session_id)
         try:
-            with self._write() as db:
+            with self._write(flush=False) as db:
                 db.execute(
                     "UPDATE sessions SET wrong_tokens = wrong_tokens + 1 WHERE session_id = ?",
                     (session_id,),
@@ -118,7 +134,9 @@ class SessionTables(SqliteBase):
         return int(row[0]) if row else 0
 
     async def delete_session(self, session_id: str) -> bool:
-        return self._change("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return self._change_session(
+            session_id, "DELETE FROM sessions WHERE session_id = ?", (session_id,)
+        )
 
     async def sessions_of(self, user: str) -> list[Session]:
         """Sessions whose identity is `user` or that belong to the account `user`."""

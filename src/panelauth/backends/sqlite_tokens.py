@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from panelauth.backends.sqlite_base import SqliteBase
+from panelauth.backends.sqlite_cache import MISSING
 from panelauth.core.tokens import ApiToken, TokenKind
 from panelauth.errors import StoreUnavailable
 
@@ -41,8 +42,9 @@ def _json_or_null(values: frozenset[str] | tuple[str, ...] | None) -> str | None
 
 class TokenTables(SqliteBase):
     async def insert_token(self, token: ApiToken) -> None:
+        self._token_cache.evict((token.owner, token.kind.value, token.digest))
         try:
-            with self._write() as db:
+            with self._write(flush=False) as db:
                 db.execute(
                     f"INSERT INTO api_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -60,11 +62,18 @@ class TokenTables(SqliteBase):
             raise StoreUnavailable(str(error)) from error
 
     async def find_token(self, owner: str, kind: TokenKind, token_digest: str) -> ApiToken | None:
+        self._fresh()
+        key = (owner, kind.value, token_digest)
+        cached = self._token_cache.get(key)
+        if cached is not MISSING:
+            return cached
         rows = self._read(
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? AND digest = ?",
-            (owner, kind.value, token_digest),
+            key,
         )
-        return _token(rows[0]) if rows else None
+        found = _token(rows[0]) if rows else None
+        self._token_cache.put(key, found)
+        return found
 
     async def get_token(self, owner: str, kind: TokenKind, name: str) -> ApiToken | None:
         rows = self._read(

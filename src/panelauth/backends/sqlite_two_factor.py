@@ -40,7 +40,7 @@ class TwoFactorTables(SqliteBase):
         self, user: str, step: int, context: str, address: str, now: float
     ) -> bool:
         try:
-            with self._write() as db:
+            with self._write(flush=False) as db:  # no cached record changes
                 return use_step(db, user, step, context, address, now)
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
@@ -50,7 +50,9 @@ class TwoFactorTables(SqliteBase):
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def record_tfa_failure(self, user: str, now: float) -> None:
-        self._change("INSERT INTO tfa_failures (user, failed_at) VALUES (?, ?)", (user, now))
+        self._change(
+            "INSERT INTO tfa_failures (user, failed_at) VALUES (?, ?)", (user, now), flush=False
+        )
 
     async def tfa_failures_since(self, user: str, since: float) -> int:
         rows = self._read(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 import yaml
 
-from panelauth.api.answers import Answer
+from panelauth.api.answers import Answer, Endpoint, Envelope
+from panelauth.api.answers import render as render_answer
+from panelauth.api.outcome import Outcome
 from panelauth.api.registry import Api
 from panelauth.clock import EffectiveClock, HighWaterMark
-from panelauth.core.models import CredentialKind, Identity, IdentityKind, root_identity
+from panelauth.core.identities import Refusal, decide_identity
+from panelauth.core.models import CredentialKind, root_identity
+from panelauth.errors import FunctionFailed
 from panelauth.protocol import envelopes
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
@@ -22,16 +26,16 @@ from panelauth.server.state import ServerState, build_state
 LOCAL_ADDRESS = "127.0.0.1"
 
 
-@contextmanager
-def local_state(data_dir: DataDir) -> Iterator[ServerState]:
+@asynccontextmanager
+async def local_state(data_dir: DataDir) -> AsyncIterator[ServerState]:
     """The server's parts over `data_dir`, for one command run on this machine."""
     # the server's effective time (FT-9), read from its mark; only the server writes the mark
     clock = EffectiveClock(HighWaterMark(data_dir.effective_time))
-    state = build_state(data_dir, data_dir.load_settings(), clock, wall_clock=clock.wall)
+    state = await build_state(data_dir, data_dir.load_settings(), clock, wall_clock=clock.wall)
     try:
         yield state
     finally:
-        state.close()
+        await state.aclose()
 
 
 def render(document: Any, output: str) -> str:
@@ -45,24 +49,24 @@ def render(document: Any, output: str) -> str:
 
 
 async def run_whmapi1(data_dir: DataDir, function: str, params: Params) -> Answer:
-    with local_state(data_dir) as state:
-        return await state.dispatcher.whm1(
+    async with local_state(data_dir) as state:
+        outcome = await state.dispatcher.whm1(
             root_identity(CredentialKind.LOCAL), function, params, client_address=LOCAL_ADDRESS
         )
+    return render_answer(outcome, Endpoint(Envelope.WHM1, "", function), Service.WHM)
 
 
 async def run_uapi(
     data_dir: DataDir, user: str, module: str, function: str, params: Params
 ) -> tuple[Answer, dict[str, Any]]:
     """The flat answer and the wrapped document the CLI prints (w§15.2)."""
-    with local_state(data_dir) as state:
+    async with local_state(data_dir) as state:
         account = await state.runtime.store.get_account(user)
-        if account is None or account.is_root:
-            flat = envelopes.uapi_failure(f"The user “{user}” is not a cPanel account.")
-            answer = Answer(200, flat)
+        identity = decide_identity(account, Service.CPANEL, CredentialKind.LOCAL)
+        if isinstance(identity, Refusal):
+            outcome = Outcome(error=FunctionFailed(f"The user “{user}” is not a cPanel account."))
         else:
-            identity = Identity(user, IdentityKind.CPANEL, CredentialKind.LOCAL, user)
-            answer = await state.dispatcher.cpanel(
+            outcome = await state.dispatcher.cpanel(
                 Api.UAPI,
                 identity,
                 Service.CPANEL,
@@ -71,4 +75,5 @@ async def run_uapi(
                 params,
                 client_address=LOCAL_ADDRESS,
             )
+    answer = render_answer(outcome, Endpoint(Envelope.UAPI, module, function), Service.CPANEL)
     return answer, envelopes.uapi_wrapped(module, function, answer.document)

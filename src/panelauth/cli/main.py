@@ -1,4 +1,4 @@
-"""`panelauth`: init, serve, whmapi1, uapi, token, accesshash, twofactor.
+"""`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor.
 
 No traceback reaches a user: every failure is one `Error: ...` line on stderr and exit status 1
 (`PanelauthGroup`). Commands other than `init` and `serve` need an initialised data directory
@@ -18,7 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
-from panelauth.api.answers import Answer
+from panelauth.api.answers import error_texts
 from panelauth.cli import twofactor as tfa_cli
 from panelauth.cli.local import render, run_uapi, run_whmapi1
 from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
@@ -32,6 +32,7 @@ from panelauth.server.datadir import (
     DataDirError,
     default_data_dir,
     initialise,
+    migrate_store,
     private_umask,
 )
 from panelauth.server.listeners import ListenError, ServeOptions, serve
@@ -117,6 +118,14 @@ def init(data_dir: DataDir) -> None:
     other files is refused.
     """
     _initialise(data_dir, announce_unchanged=True)
+
+
+@cli.command()
+@pass_store_dir
+def migrate(data_dir: DataDir) -> None:
+    """Bring the store's schema up to date (init and serve also do it); prints the versions."""
+    before, after = asyncio.run(migrate_store(data_dir, SystemClock()))
+    click.echo(f"{data_dir.database}: schema version {before} -> {after}.")
 
 
 @cli.command("serve")
@@ -209,15 +218,13 @@ def token() -> None:
     """Create, list and revoke API tokens (tables; see whmapi1/uapi for the raw functions)."""
 
 
-def _token_answer(data_dir: DataDir, user: str, kind: str, action: str, params: Params) -> Answer:
-    answer = asyncio.run(token_call(data_dir, user, TokenKind(kind), action, params))
-    if not answer.succeeded:
-        document = answer.document
-        reason = (document.get("metadata") or {}).get("reason") or "; ".join(
-            document.get("errors") or ["failed"]
-        )
-        raise click.ClickException(reason)
-    return answer
+def _token_answer(data_dir: DataDir, user: str, kind: str, action: str, params: Params) -> Any:
+    """The data of a token function's outcome; its error's message ends the command."""
+    outcome = asyncio.run(token_call(data_dir, user, TokenKind(kind), action, params))
+    if outcome.error is not None:
+        texts = error_texts(outcome.error)  # as WHM API 1 / UAPI would word it (w§15.6)
+        raise click.ClickException((" " if kind == "whm" else "; ").join(texts))
+    return outcome.data
 
 
 @token.command("create")
@@ -243,8 +250,7 @@ def token_create(
     pairs += [(f"whitelist_ip-{i}", ip) for i, ip in enumerate(ips)]
     if expires_at:
         pairs.append(("expires_at", str(expires_at)))
-    answer = _token_answer(data_dir, user, kind, "create", Params(pairs))
-    data = answer.document["data"]
+    data = _token_answer(data_dir, user, kind, "create", Params(pairs))
     click.echo(f"Token “{name}” for {user} ({kind}); it will not be shown again:")
     click.echo(data["token"])
 
@@ -255,8 +261,7 @@ def token_create(
 @pass_store_dir
 def token_list(data_dir: DataDir, user: str, kind: str) -> None:
     """List a user's tokens."""
-    answer = _token_answer(data_dir, user, kind, "list", Params())
-    rows = token_rows(TokenKind(kind), answer.document["data"])
+    rows = token_rows(TokenKind(kind), _token_answer(data_dir, user, kind, "list", Params()))
     click.echo(table(["NAME", "CREATED", "EXPIRES", "RIGHTS", "IPS"], rows))
 
 
@@ -269,8 +274,8 @@ def token_revoke(data_dir: DataDir, user: str, kind: str, names: tuple[str, ...]
     """Revoke tokens by name."""
     for name in names:
         key = "token_name" if kind == "whm" else "name"
-        answer = _token_answer(data_dir, user, kind, "revoke", Params([(key, name)]))
-        if kind == "cpanel" and answer.document["data"] != 1:
+        revoked = _token_answer(data_dir, user, kind, "revoke", Params([(key, name)]))
+        if kind == "cpanel" and revoked != 1:
             raise click.ClickException(f"No token named “{name}”.")
         click.echo(f"Revoked “{name}”.")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from panelauth.api.answers import Answer
+from panelauth.api.outcome import Outcome
 from panelauth.api.registry import Api
 from panelauth.cli.local import LOCAL_ADDRESS, local_state
-from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind, root_identity
-from panelauth.core.tokens import ApiToken, TokenKind
-from panelauth.errors import AlreadyExists, InvalidArgument, NotFound
+from panelauth.core.identities import Refusal, decide_identity
+from panelauth.core.models import Account, CredentialKind, Identity
+from panelauth.core.tokens import TokenKind
+from panelauth.errors import InvalidArgument, NotFound
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
 from panelauth.server.datadir import DataDir
@@ -44,21 +45,21 @@ async def _account(state: ServerState, user: str) -> Account:
     return account
 
 
-def _whm_identity(account: Account) -> Identity:
-    if account.is_root:
-        return root_identity(CredentialKind.LOCAL)
-    if not account.is_reseller:
-        raise InvalidArgument(f"“{account.user}” is not root or a reseller: use --kind cpanel.")
-    return Identity(
-        account.user, IdentityKind.RESELLER, CredentialKind.LOCAL, account.user, account.acls
-    )
+def _identity(account: Account, kind: TokenKind) -> Identity:
+    service = Service.WHM if kind is TokenKind.WHM else Service.CPANEL
+    identity = decide_identity(account, service, CredentialKind.LOCAL)
+    if isinstance(identity, Refusal):
+        if kind is TokenKind.WHM:
+            raise InvalidArgument(f"“{account.user}” is not root or a reseller: use --kind cpanel.")
+        raise InvalidArgument(f"“{account.user}” is not a cPanel account: use --kind whm.")
+    return identity
 
 
 async def token_call(
     data_dir: DataDir, user: str, kind: TokenKind, action: str, params: Params
-) -> Answer:
+) -> Outcome:
     """Run `action` (create, list, revoke) for `user`'s tokens of `kind`."""
-    with local_state(data_dir) as state:
+    async with local_state(data_dir) as state:
         account = await _account(state, user)
         if kind is TokenKind.WHM:
             function = {
@@ -67,13 +68,12 @@ async def token_call(
                 "revoke": "api_token_revoke",
             }[action]
             return await state.dispatcher.whm1(
-                _whm_identity(account), function, params, client_address=LOCAL_ADDRESS
+                _identity(account, kind), function, params, client_address=LOCAL_ADDRESS
             )
         function = {"create": "create_full_access", "list": "list", "revoke": "revoke"}[action]
-        identity = Identity(user, IdentityKind.CPANEL, CredentialKind.LOCAL, user)
         return await state.dispatcher.cpanel(
             Api.UAPI,
-            identity,
+            _identity(account, kind),
             Service.CPANEL,
             "Tokens",
             function,
@@ -108,24 +108,5 @@ async def convert_access_hash(data_dir: DataDir, user: str) -> str:
     """Import the access hash's digest as a WHM token `accesshash-<epoch>` (w§12, KB-CONV)."""
     if user != "root":
         raise InvalidArgument("Only root has an access hash.")
-    with local_state(data_dir) as state:
-        store = state.runtime.store
-        hash_digest = await store.get_access_hash_digest(user)
-        if hash_digest is None:
-            raise NotFound(
-                f"{user} has no access hash; make one with "
-                "`panelauth whmapi1 accesshash generate=1`, then convert it."
-            )
-        now = int(state.runtime.clock.now())
-        base = f"accesshash-{now}"
-        for suffix in range(100):
-            name = base if suffix == 0 else f"{base}-{suffix}"
-            try:
-                await store.insert_token(ApiToken(user, TokenKind.WHM, name, hash_digest, now))
-            except AlreadyExists:
-                if await store.find_token(user, TokenKind.WHM, hash_digest) is not None:
-                    raise AlreadyExists("This access hash was converted already.") from None
-                continue
-            state.runtime.accounting.record("ACCESSHASH_CONVERT", "root", user, "whm", name)
-            return name
-        raise AlreadyExists("No free token name.")
+    async with local_state(data_dir) as state:
+        return await state.runtime.credential_changes().convert_access_hash(actor="root", user=user)

@@ -1,4 +1,9 @@
-"""`panelauth twofactor ...`: enrol with a QR code in the terminal, status, remove."""
+"""`panelauth twofactor ...`: enrol with a QR code in the terminal, status, remove.
+
+Enrolment and removal run the core use cases the API functions and pages run
+(core.credential_changes): the user's other sessions end and the accounting log records the
+change, with `root` as the operator.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,7 @@ from collections.abc import Callable
 import segno
 
 from panelauth.cli.local import LOCAL_ADDRESS, local_state
-from panelauth.core.models import Account
-from panelauth.core.totp import generate_secret
+from panelauth.core.models import ROOT, Account
 from panelauth.errors import NotFound
 from panelauth.server.datadir import DataDir
 from panelauth.server.state import ServerState
@@ -36,29 +40,27 @@ async def _account(state: ServerState, user: str) -> Account:
 
 async def enrol(data_dir: DataDir, user: str, ask_code: Callable[[str, str], str]) -> str:
     """Generate a secret for `user`, show it via `ask_code(qr, secret)`, enable it with the code."""
-    with local_state(data_dir) as state:
-        two_factor = state.runtime.two_factor
-        account = await _account(state, user)
-        secret = generate_secret()
-        uri = await two_factor.uri(account, user, secret)
-        code = ask_code(terminal_qr(uri), secret)
-        await two_factor.enrol(user, secret, code.strip(), address=LOCAL_ADDRESS)
-        await state.sessions.purge_identity(user, "kill")
-        return uri
+    async with local_state(data_dir) as state:
+        changes = state.runtime.credential_changes()
+        new = await changes.new_two_factor_secret(user, await _account(state, user))
+        code = ask_code(terminal_qr(new.otpauth_uri), new.secret)
+        await changes.enrol_two_factor(
+            user, new.secret, code.strip(), actor=ROOT, keep=None, address=LOCAL_ADDRESS
+        )
+        return new.otpauth_uri
 
 
 async def status(data_dir: DataDir, user: str) -> tuple[bool, bool]:
     """(policy enabled, user enrolled)."""
-    with local_state(data_dir) as state:
+    async with local_state(data_dir) as state:
         await _account(state, user)
         two_factor = state.runtime.two_factor
         return await two_factor.policy_enabled(), await two_factor.enrolled(user)
 
 
 async def remove(data_dir: DataDir, user: str) -> bool:
-    with local_state(data_dir) as state:
+    async with local_state(data_dir) as state:
         await _account(state, user)
-        removed = await state.runtime.two_factor.remove(user)
-        if removed:
-            await state.sessions.purge_identity(user, "kill")
-        return removed
+        return await state.runtime.credential_changes().remove_two_factor(
+            user, actor=ROOT, keep=None, address=None
+        )

@@ -18,7 +18,8 @@ from typing import Protocol
 from panelauth.core.models import Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.stores import AccountStore, MailboxStore
-from panelauth.core.two_factor import TwoFactor, TwoFactorFailed
+from panelauth.core.two_factor import TwoFactor
+from panelauth.errors import TwoFactorFailed
 from panelauth.secret import Secret
 
 # the replay context of a spent code (w§13.3): a login's, accepted once anywhere

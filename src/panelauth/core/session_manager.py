@@ -7,12 +7,14 @@ the `/cpsess` segment and the client address.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from panelauth.clock import Clock
 from panelauth.core.audit import SessionLogSink
-from panelauth.core.models import ROOT, CredentialKind, Identity, IdentityKind
+from panelauth.core.identities import Refusal, decide_identity
+from panelauth.core.models import Account, CredentialKind, Identity
 from panelauth.core.sessions import (
     Session,
     SessionKind,
@@ -23,22 +25,13 @@ from panelauth.core.sessions import (
     secret_matches,
     token_matches,
 )
-from panelauth.core.stores import AccountStore, SessionStore, StepUse
-from panelauth.core.two_factor import TwoFactorFailed
-from panelauth.errors import StoreUnavailable
+from panelauth.core.stores import AccountStore, MailboxStore, SessionStore, StepUse
+from panelauth.errors import SessionRefused, StoreUnavailable, TwoFactorFailed
 from panelauth.protocol.cookies import encode_cookie_value, parse_cookie_value
 from panelauth.protocol.services import Service
 from panelauth.protocol.sessionlog import Origin
 
-
-class SessionRefused(Exception):
-    """The cookie does not authenticate; `code` is the login page's msg_code (w§3.4)."""
-
-    def __init__(self, code: str, *, token_denied: bool = False, pending: Session | None = None):
-        super().__init__(code)
-        self.code = code
-        self.token_denied = token_denied  # answer with the Token Denied page (w§6)
-        self.pending = pending  # a pending-2FA session: only the code form (w§9)
+PASSWORD_CHANGE = "password_change"  # the purge reason of a changed credential (w§14.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +40,7 @@ class Created:
     cookie_value: str  # "<id>,<secret>" URL-encoded: a credential, never logged
 
 
-class SessionStoreAll(AccountStore, SessionStore, Protocol):
+class SessionStoreAll(AccountStore, MailboxStore, SessionStore, Protocol):
     pass
 
 
@@ -77,10 +70,16 @@ class SessionManager:
         tag: str | None = None,
         user_agent: str = "",
         spend: StepUse | None = None,
+        credential_version: int | None = None,
     ) -> Created:
         """Create and log a session; with `spend`, the TOTP step that opens it is spent in the
-        same transaction, and a replayed step raises TwoFactorFailed (TF-2)."""
+        same transaction, and a replayed step raises TwoFactorFailed (TF-2).
+
+        The session records its identity's credential version (CV-9): `credential_version`,
+        else the one stored now."""
         now = self._clock.now()
+        if credential_version is None:
+            credential_version = await self.current_credential_version(user)
         fresh = new_secrets(user, tag)
         session = Session(
             session_id=fresh.session_id,
@@ -98,6 +97,7 @@ class SessionManager:
             created_at=now,
             last_seen=now,
             expires_at=now + self.policy.absolute,
+            credential_version=credential_version,
             user_agent=user_agent[:512],
         )
         if not await self._store.insert_session(session, spend=spend):
@@ -117,9 +117,13 @@ class SessionManager:
         address: str,
         user_agent: str = "",
         spend: StepUse | None = None,
+        credential_version: int | None = None,
     ) -> Created:
         """A new active session for the same identity (CV-8: a new id, secret and token at
-        every privilege step), bound to `address`. The caller ends `previous`."""
+        every privilege step), bound to `address`. The caller ends `previous`.
+
+        It inherits `previous`'s credential version (a change made meanwhile ends it too, CV-9)
+        unless the caller names the new one (rotation after a password change)."""
         return await self.create(
             user=previous.user,
             account=previous.account,
@@ -134,6 +138,9 @@ class SessionManager:
             bind=True,
             user_agent=user_agent,
             spend=spend,
+            credential_version=(
+                previous.credential_version if credential_version is None else credential_version
+            ),
         )
 
     async def purge(self, session_id: str, reason: str, address: str | None = None) -> bool:
@@ -142,11 +149,13 @@ class SessionManager:
             self._log.purge(session_id, reason, address)
         return deleted
 
-    async def purge_user(self, user: str, reason: str, *, keep: str | None = None) -> int:
+    async def purge_user(
+        self, user: str, reason: str, *, keep: str | None = None, address: str | None = None
+    ) -> int:
         """End every session of `user` (and of its account's identities) but `keep`."""
         count = 0
         for session in await self._store.sessions_of(user):
-            if session.session_id != keep and await self.purge(session.session_id, reason):
+            if session.session_id != keep and await self.purge(session.session_id, reason, address):
                 count += 1
         return count
 
@@ -162,7 +171,9 @@ class SessionManager:
                 count += 1
         return count
 
-    async def live(self, cookie_values: list[str], service: Service) -> list[tuple[Session, str]]:
+    async def live(
+        self, cookie_values: Sequence[str], service: Service
+    ) -> list[tuple[Session, str]]:
         """Sessions of this service whose secret matches one of the cookie values."""
         found = []
         for raw in cookie_values[:8]:
@@ -180,7 +191,11 @@ class SessionManager:
         return found
 
     async def resolve(
-        self, cookie_values: list[str], service: Service, supplied_token: str | None, address: str
+        self,
+        cookie_values: Sequence[str],
+        service: Service,
+        supplied_token: str | None,
+        address: str,
     ) -> Session:
         """The session this request may act with, or SessionRefused (w§4, §6, §8)."""
         now = self._clock.now()
@@ -229,45 +244,47 @@ class SessionManager:
             session = replace(session, last_seen=now)
         return session
 
-    async def identity(self, session: Session) -> Identity:
+    async def identity(self, session: Session, *, address: str | None = None) -> Identity:
         """The identity a session acts as, with the account's current rights (AZ-3)."""
         account = await self._store.get_account(session.account or session.user)
-        if account is None or account.suspended:
-            raise SessionRefused("invalid_session")
-        sid, possessor = session.session_id, session.possessor
-        if session.service is Service.WHM:
-            if account.user == ROOT:
-                return Identity(
-                    ROOT,
-                    IdentityKind.ROOT,
-                    CredentialKind.SESSION,
-                    None,
-                    frozenset({"all"}),
-                    session_id=sid,
-                    possessor=possessor,
-                )
-            if not account.is_reseller:
-                raise SessionRefused("invalid_session")
-            return Identity(
-                account.user,
-                IdentityKind.RESELLER,
-                CredentialKind.SESSION,
-                account.user,
-                account.acls,
-                session_id=sid,
-                possessor=possessor,
-            )
-        if account.user == ROOT:
-            raise SessionRefused("invalid_session")
-        kind = IdentityKind.CPANEL if session.service is Service.CPANEL else IdentityKind.MAIL
-        return Identity(
-            session.user,
-            kind,
+        webmail = session.service is Service.WEBMAIL
+        identity = decide_identity(
+            account,
+            session.service,
             CredentialKind.SESSION,
-            account.user,
-            session_id=sid,
-            possessor=possessor,
+            mailbox=session.user if webmail else None,
+            session_id=session.session_id,
+            possessor=session.possessor,
         )
+        if isinstance(identity, Refusal):
+            raise SessionRefused("invalid_session")
+        assert account is not None  # decide_identity refuses a missing account
+        await self._check_credential_version(session, account, address)
+        return identity
+
+    async def current_credential_version(self, user: str) -> int:
+        """The stored credential version of the identity `user` (a mailbox has its own)."""
+        if "@" in user:
+            mailbox = await self._store.get_mailbox(user)
+            return mailbox.credential_version if mailbox is not None else 0
+        account = await self._store.get_account(user)
+        return account.credential_version if account is not None else 0
+
+    async def _check_credential_version(
+        self, session: Session, account: Account, address: str | None
+    ) -> None:
+        """CV-9: a session whose identity's credential changed since it was created ends, by
+        whatever path the change was made (another worker, the command line, the store)."""
+        if "@" in session.user:
+            mailbox = await self._store.get_mailbox(session.user)
+            if mailbox is None or mailbox.account != account.user or mailbox.suspended_login:
+                raise SessionRefused("invalid_session")
+            current = mailbox.credential_version
+        else:
+            current = account.credential_version
+        if session.credential_version != current:
+            await self.purge(session.session_id, PASSWORD_CHANGE, address)
+            raise SessionRefused("invalid_session")
 
     async def consume_handoff(
         self, cookie_value: str, service: Service, supplied_token: str | None, address: str

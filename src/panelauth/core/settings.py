@@ -52,6 +52,8 @@ class Settings:
     tfa_window_steps: int = 1
     # FT-4: how long a store write waits for a lock before the answer is 503 with Retry-After
     store_busy_timeout_ms: int = 2000
+    # records (accounts, tokens, sessions) each worker's store keeps, per kind; 0: none
+    store_cache_entries: int = 10_000
 
     def is_server_name(self, host: str) -> bool:
         """A name this server answers to; loopback names can only mean this machine."""
@@ -89,6 +91,7 @@ SETTING_HELP: dict[str, str] = {
     "max_connections_per_address": "concurrent connections per client address, per worker",
     "max_connections": "concurrent connections per worker",
     "store_busy_timeout_ms": "how long a store write waits for a lock before the answer is 503",
+    "store_cache_entries": "accounts, tokens and sessions cached per worker, each (0: no cache)",
 }
 # settings whose default is None accept `null`, which means that default
 _NULLABLE = frozenset(f.name for f in fields(Settings) if f.default is None)
@@ -116,6 +119,7 @@ _SIMPLE_KEYS: dict[str, type] = {
     "tfa_key_file": str,
     "tfa_window_steps": int,
     "store_busy_timeout_ms": int,
+    "store_cache_entries": int,
 }
 _POSITIVE = (
     "max_body_bytes",

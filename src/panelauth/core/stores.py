@@ -3,6 +3,23 @@
 Every method that touches a store is `async def` (SQLite runs inline on the event loop; the
 network backends await). A backend that cannot reach its data raises StoreUnavailable, never
 returns "not found" for "unknown" (FT-7).
+
+Lifecycle: `await open_store(url, clock=...)` (backends/) opens, `await store.aclose()` closes.
+Opening never migrates: a store whose schema is behind raises SchemaOutdated; the migrate step
+(`panelauth migrate`, also run by `init` and `serve`) calls `migrate()`.
+
+Time: a backend never reads the system time for a value it stores or compares; times come
+from the caller (`now`, `before`, ...) or from the clock it was opened with.
+
+The change signal: a backend may serve reads from a per-worker cache (the store owns it, never
+the gateway or core), but its cached reads must see every committed write of any worker, CLI
+or node at the next request: revocation, suspension, a password change (credential_version)
+and an ACL change take effect on the next request everywhere. Each backend names the signal it
+checks before serving from its cache, at most once per lookup, and evicts what its own writes
+change. SQLite: `PRAGMA data_version` (it changes when another connection commits);
+PostgreSQL and Redis will provide theirs (e.g. LISTEN/NOTIFY, a keyspace notification or a
+change counter) when they are written. The contract suite (tests/backends) checks it with two
+stores on one database.
 """
 
 from __future__ import annotations
@@ -175,18 +192,46 @@ class TwoFactorStore(Protocol):
 
     async def tfa_failures_since(self, user: str, since: float) -> int: ...
 
-    async def get_setting(self, key: str) -> str | None: ...
-
-    async def set_setting(self, key: str, value: str) -> None: ...
-
     async def get_issuer(self, owner: str) -> str | None: ...
 
     async def set_issuer(self, owner: str, issuer: str) -> None: ...
 
 
+class SettingStore(Protocol):
+    """Server-wide key/value settings changed at run time (2FA policy, the system issuer)."""
+
+    async def get_setting(self, key: str) -> str | None: ...
+
+    async def set_setting(self, key: str, value: str) -> None:
+        """Create or replace."""
+        ...
+
+
+class StoreLifecycle(Protocol):
+    """Schema and closing, for whoever opens a store (backends.open_store, the migrate step)."""
+
+    async def schema_version(self) -> tuple[int, int]:
+        """(the store's schema version, the version this code needs); 0 for an empty store."""
+        ...
+
+    async def migrate(self) -> tuple[int, int]:
+        """Apply the missing numbered migrations at once: (version before, version after)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connection; every later call raises StoreUnavailable."""
+        ...
+
+
 class Store(
-    AccountStore, MailboxStore, FeatureListStore, TokenStore, SessionStore, TwoFactorStore, Protocol
+    AccountStore,
+    MailboxStore,
+    FeatureListStore,
+    TokenStore,
+    SessionStore,
+    TwoFactorStore,
+    SettingStore,
+    StoreLifecycle,
+    Protocol,
 ):
     """Every contract; what a backend implements."""
-
-    def close(self) -> None: ...

@@ -6,13 +6,13 @@ always gets the same "Access denied" (w§2.0).
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 from typing import Protocol
 
 from panelauth.clock import Clock
-from panelauth.core.authentication import AuthAttempt
-from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind
+from panelauth.core.authentication import AuthFacts
+from panelauth.core.identities import Refusal, decide_identity
+from panelauth.core.models import ROOT, Account, CredentialKind, Identity
 from panelauth.core.stores import AccountStore, TokenStore
 from panelauth.core.tokens import TokenKind, digest, effective_acls, restricts
 from panelauth.errors import AuthenticationFailed
@@ -30,14 +30,15 @@ class TokenAuthenticator:
         self._clock = clock
         self._access_hash_enabled = access_hash_enabled
 
-    async def authenticate(self, attempt: AuthAttempt) -> Identity | None:
+    async def authenticate(self, attempt: AuthFacts) -> Identity | None:
         credentials = attempt.credentials
         if not isinstance(credentials, HeaderSecretCredentials):
             return None
         user = credentials.user
         kind = TokenKind.WHM if credentials.scheme is Scheme.WHM else TokenKind.CPANEL
+        service = Service.WHM if kind is TokenKind.WHM else Service.CPANEL
         # 1. whm tokens only on WHM, cpanel tokens only on cPanel (w§2.3, w§2.4, TK-5)
-        if attempt.service is not (Service.WHM if kind is TokenKind.WHM else Service.CPANEL):
+        if attempt.service is not service:
             raise AuthenticationFailed("api token incorrect", claimed_user=user)
         # 2. one SHA-512, then a lookup among the named user's tokens only (TK-1, TK-5)
         secret_digest = digest(credentials.secret.reveal())
@@ -45,48 +46,44 @@ class TokenAuthenticator:
         owner = await self._store.get_account(user)
         if token is None:
             # 3. root's access hash is tried only when no token matched (w§2.3)
-            if kind is TokenKind.WHM and user == "root" and self._access_hash_enabled:
+            if kind is TokenKind.WHM and user == ROOT and self._access_hash_enabled:
                 return await self._access_hash(owner, secret_digest)
             raise AuthenticationFailed("api token incorrect", claimed_user=user)
-        if owner is None:
-            raise AuthenticationFailed("api token incorrect", claimed_user=user)
-        # 4. never expired (TK-2), 5. from an allowed address (TK-3), 6. owner not suspended (TK-7)
+        # 4. never expired (TK-2), 5. from an allowed address (TK-3)
         if token.expired(self._clock.now()):
             raise AuthenticationFailed("api token expired", claimed_user=user)
         if not token.allows_address(attempt.client_address):
             raise AuthenticationFailed("api token not allowed from this address", claimed_user=user)
-        if owner.suspended:
-            raise AuthenticationFailed("account suspended", claimed_user=user)
-        # 7. rights: the token's ACLs within the owner's current ACLs (TK-4)
+        # 6. the owner's identity on this service, not suspended (TK-7); a former reseller's
+        # WHM tokens stop working together with its WHM rights. 7. Rights: the token's ACLs
+        # within the owner's current ACLs (TK-4); a narrower WHM token needs more ACLs to reach
+        # cPanel functions through WHM (w§16.7)
         owner_acls = _owner_acls(owner)
-        identity = _identity(owner, kind, effective_acls(owner_acls, token.acls))
-        if kind is TokenKind.WHM and restricts(owner_acls, token.acls):
-            # w§16.7: such a token needs more ACLs to reach cPanel functions through WHM
-            identity = dataclasses.replace(identity, restricted_token=True)
+        identity = decide_identity(
+            owner,
+            service,
+            CredentialKind.API_TOKEN,
+            acls=effective_acls(owner_acls, token.acls) if kind is TokenKind.WHM else None,
+            restricted_token=kind is TokenKind.WHM and restricts(owner_acls, token.acls),
+        )
+        if identity is Refusal.SUSPENDED:
+            raise AuthenticationFailed("account suspended", claimed_user=user)
+        if identity is Refusal.NOT_HERE:
+            raise AuthenticationFailed("api token incorrect", claimed_user=user)
         return identity
 
     async def _access_hash(self, owner: Account | None, secret_digest: str) -> Identity:
-        stored = await self._store.get_access_hash_digest("root")
+        stored = await self._store.get_access_hash_digest(ROOT)
         # TK-9: digest against digest in constant time; root only, WHM only
-        if owner is None or stored is None or not hmac.compare_digest(stored, secret_digest):
-            raise AuthenticationFailed("access hash incorrect", claimed_user="root")
-        return Identity(
-            "root", IdentityKind.ROOT, CredentialKind.ACCESS_HASH, None, frozenset({"all"})
-        )
+        if stored is None or not hmac.compare_digest(stored, secret_digest):
+            raise AuthenticationFailed("access hash incorrect", claimed_user=ROOT)
+        identity = decide_identity(owner, Service.WHM, CredentialKind.ACCESS_HASH)
+        if isinstance(identity, Refusal):
+            raise AuthenticationFailed("access hash incorrect", claimed_user=ROOT)
+        return identity
 
 
-def _identity(owner: Account, kind: TokenKind, acls: frozenset[str]) -> Identity:
-    if kind is TokenKind.CPANEL:
-        if owner.is_root:
-            raise AuthenticationFailed("api token incorrect", claimed_user=owner.user)
-        return Identity(owner.user, IdentityKind.CPANEL, CredentialKind.API_TOKEN, owner.user)
-    if owner.is_root:
-        return Identity("root", IdentityKind.ROOT, CredentialKind.API_TOKEN, None, acls)
-    if not owner.is_reseller:
-        # a former reseller's WHM tokens stop working together with its WHM rights
-        raise AuthenticationFailed("api token incorrect", claimed_user=owner.user)
-    return Identity(owner.user, IdentityKind.RESELLER, CredentialKind.API_TOKEN, owner.user, acls)
-
-
-def _owner_acls(owner: Account) -> frozenset[str]:
+def _owner_acls(owner: Account | None) -> frozenset[str]:
+    if owner is None:
+        return frozenset()
     return frozenset({"all"}) if owner.is_root else owner.acls

@@ -15,9 +15,9 @@ from typing import Protocol
 from panelauth.clock import Clock
 from panelauth.core.models import Account
 from panelauth.core.secretbox import SecretBox, SecretUnreadable
-from panelauth.core.stores import AccountStore, TwoFactorStore
+from panelauth.core.stores import AccountStore, SettingStore, TwoFactorStore
 from panelauth.core.totp import VerifiedTotp, otpauth_uri, validate_secret, verify_totp
-from panelauth.errors import InvalidArgument, PanelauthError
+from panelauth.errors import InvalidArgument, PanelauthError, TwoFactorFailed
 
 POLICY_KEY = "twofactorauth_policy"
 SYSTEM_ISSUER_KEY = "twofactorauth_issuer"
@@ -25,19 +25,7 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
 
 
-class TwoFactorFailed(PanelauthError):
-    """The second factor is missing or wrong; `detail` is for the login log only."""
-
-    status = 403
-    reason = "TwoFactorAuth check failed"
-
-    def __init__(self, detail: str, *, counted: bool) -> None:
-        super().__init__(self.reason)
-        self.detail = detail
-        self.counted = counted  # a wrong code counts as a failed login; a missing one does not
-
-
-class TwoFactorAllStore(AccountStore, TwoFactorStore, Protocol):
+class TwoFactorAllStore(AccountStore, TwoFactorStore, SettingStore, Protocol):
     pass
 
 

@@ -24,15 +24,19 @@ REDACTED_PARAMETERS = frozenset(
 MAX_REQUEST_LINE_LOGGED = 2048
 
 
-_NEEDS_ESCAPE = re.compile(r"[^\x20-\x7e]")
-_NEEDS_ESCAPE_QUOTED = re.compile(r'[^\x20-\x7e]|["\\]')
 _MAYBE_SECRET = re.compile(r"pass|session|tfa_token|secret|token|key|crt|cabundle", re.IGNORECASE)
 
 
 def escape(value: str, *, quoted: bool = False) -> str:
     """Escape a value for a log line (w§14.4)."""
-    if not (_NEEDS_ESCAPE_QUOTED if quoted else _NEEDS_ESCAPE).search(value):
-        return value  # the common case: nothing to escape
+    # the common case, nothing to escape: printable ASCII is exactly U+0020-U+007E
+    # (`isascii` is O(1); `isprintable` a C loop, ~4x faster than a regex search)
+    if (
+        value.isascii()
+        and value.isprintable()
+        and (not quoted or ('"' not in value and "\\" not in value))
+    ):
+        return value
     try:  # bytes smuggled in by surrogateescape come back as themselves
         raw = value.encode("utf-8", errors="surrogateescape")
     except UnicodeEncodeError:  # any other lone surrogate: its UTF-8 form, escaped
@@ -99,14 +103,6 @@ def _access_second(second: int) -> str:
     return time.strftime("%m/%d/%Y:%H:%M:%S -0000", time.gmtime(second))
 
 
-def _cpsrvd_time(at: float) -> str:
-    return _cpsrvd_second(int(at))  # formatted once per second, not once per line
-
-
-def _access_time(at: float) -> str:
-    return _access_second(int(at))
-
-
 def access_line(
     *,
     at: float,
@@ -119,8 +115,9 @@ def access_line(
     port: int,
 ) -> str:
     """`ADDR - USER [TIME] "REQUEST" STATUS SIZE "-" "UA" "-" "-" PORT` (w§14.3)."""
+    # the time formatted once per second, not once per line
     return (
-        f"{escape(address)} - {_user_field(user or '')} [{_access_time(at)}] "
+        f"{escape(address)} - {_user_field(user) if user else '-'} [{_access_second(int(at))}] "
         f'"{escape(request, quoted=True)}" {status} {size} "-" '
         f'"{escape(user_agent, quoted=True) if user_agent else "-"}" "-" "-" {port}'
     )
@@ -132,14 +129,17 @@ def login_success_line(
     who = _user_field(user)
     if possessor:
         who += f" (possessor: {_user_field(possessor)})"
-    return f"[{_cpsrvd_time(at)}] info [cpsrvd] {escape(address)} - {who} - SUCCESS LOGIN {service}"
+    return (
+        f"[{_cpsrvd_second(int(at))}] info [cpsrvd] {escape(address)} - {who} - "
+        f"SUCCESS LOGIN {service}"
+    )
 
 
 def login_failure_line(
     *, at: float, address: str, claimed_user: str, request: str, service: str, reason: str
 ) -> str:
     return (
-        f"[{_cpsrvd_time(at)}] info [cpsrvd] {escape(address)} - "
+        f"[{_cpsrvd_second(int(at))}] info [cpsrvd] {escape(address)} - "
         f'{_user_field(claimed_user)} "{escape(request, quoted=True)}" '
         f"FAILED LOGIN {service}: {escape(reason)}"
     )

@@ -12,18 +12,14 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from panelauth.core.authentication import AuthAttempt
+from panelauth.core.authentication import AuthAttempt, SessionAuthenticator
 from panelauth.core.models import Identity, IdentityKind
-from panelauth.core.session_manager import SessionRefused
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse
-from panelauth.core.two_factor import TwoFactorFailed
-from panelauth.errors import AuthenticationFailed
+from panelauth.errors import AuthenticationFailed, SessionRefused, TwoFactorFailed
 from panelauth.protocol.authorization import MalformedCredentials, form_credentials
 from panelauth.protocol.cookies import (
-    COOKIE_NAMES,
     clear_cookie_header,
-    cookie_values,
     encode_cookie_value,
     parse_cookie_value,
     set_cookie_header,
@@ -31,7 +27,8 @@ from panelauth.protocol.cookies import (
 from panelauth.protocol.paths import RequestPath, safe_goto
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
-from panelauth.server.request_info import RequestInfo
+from panelauth.server.request_info import RequestFacts
+from panelauth.server.rules import check_page_request
 from panelauth.server.security_pages import SECURITY_PATH, SecurityPages
 from panelauth.server.state import ServerState
 from panelauth.server.transfers import Transfers
@@ -56,17 +53,15 @@ class Browser:
         self.listener = listener
         self.service = listener.service
         self.state = state
-        self.transfers = Transfers(listener, state)
+        self.sessions = SessionAuthenticator(state.sessions)
+        self.transfers = Transfers(listener, state, self.sessions)
         self.two_factor = TwoFactorPages(listener, state, LANDINGS)
         self.security = SecurityPages(listener, state, LANDINGS)
 
-    @property
-    def cookie_name(self) -> str:
-        return COOKIE_NAMES[self.service]
-
     async def handle(
-        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+        self, request: web.BaseRequest, info: RequestFacts
     ) -> tuple[web.StreamResponse, Identity | None]:
+        path = info.path
         segments = path.segments
         first = segments[0] if segments else ""
         if first == "unprotected" and len(segments) == 2:
@@ -78,7 +73,7 @@ class Browser:
         if segments in ((), ("",)) and path.security_token is None:
             return self._login_page(200, None), None
         if first.startswith("xfer"):
-            return await self.transfers.handle(request, path, info, self)
+            return await self.transfers.handle(request, info)
         return await self._page(request, path, info)
 
     # -- login ---------------------------------------------------------------------------------
@@ -87,7 +82,7 @@ class Browser:
         return responses.html_response(status, pages.login_page(self.service, code))
 
     async def _login_path(
-        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+        self, request: web.BaseRequest, path: RequestPath, info: RequestFacts
     ) -> web.StreamResponse:
         query = dict(parse_qsl(info.query, keep_blank_values=True))
         if request.method == "GET":
@@ -104,7 +99,7 @@ class Browser:
     async def login(
         self,
         request: web.BaseRequest,
-        info: RequestInfo,
+        info: RequestFacts,
         form: dict[str, str],
         *,
         json_answer: bool,
@@ -133,12 +128,12 @@ class Browser:
                 path="form",
                 address=info.address,
                 bind=True,
-                user_agent=request.headers.get("User-Agent", ""),
+                user_agent=info.user_agent or "",
                 spend=spend,
             )
         except TwoFactorFailed as replayed:
             return await self._refuse_login(request, info, user, replayed.detail, json_answer)
-        for old, _ in await self.state.sessions.live(self._cookies(request), self.service):
+        for old, _ in await self.state.sessions.live(info.cookies, self.service):
             if old.session_id != created.session.session_id:
                 await self.state.sessions.purge(old.session_id, "loginsuccess", info.address)
         if state is SessionState.ACTIVE:
@@ -159,7 +154,7 @@ class Browser:
     async def _refuse_login(
         self,
         request: web.BaseRequest,
-        info: RequestInfo,
+        info: RequestFacts,
         user: str,
         detail: str,
         json_answer: bool,
@@ -173,7 +168,7 @@ class Browser:
         return response
 
     async def _second_factor(
-        self, identity: Identity, code: str | None, info: RequestInfo
+        self, identity: Identity, code: str | None, info: RequestFacts
     ) -> tuple[SessionState, StepUse | None]:
         """D5: a code with the password gives a full session; none gives a pending one.
 
@@ -188,7 +183,7 @@ class Browser:
         return SessionState.ACTIVE, StepUse(identity.user, verified.step, "session", info.address)
 
     async def _login_failed(
-        self, request: web.BaseRequest, info: RequestInfo, user: str, detail: str
+        self, request: web.BaseRequest, info: RequestFacts, user: str, detail: str
     ) -> None:
         self.state.authentication_failed(
             address=info.address,
@@ -199,7 +194,7 @@ class Browser:
             factor="password",
         )
         # a failed re-login ends the session it was made from (w§14.1 "badpass")
-        for old, _ in await self.state.sessions.live(self._cookies(request), self.service):
+        for old, _ in await self.state.sessions.live(info.cookies, self.service):
             if old.user == user:
                 await self.state.sessions.purge(old.session_id, "badpass", info.address)
 
@@ -209,7 +204,7 @@ class Browser:
         self,
         request: web.BaseRequest,
         path: RequestPath,
-        info: RequestInfo,
+        info: RequestFacts,
         value: str,
         params: dict[str, str],
     ) -> web.StreamResponse:
@@ -219,7 +214,7 @@ class Browser:
         )
         if handoff is None:
             # the same browser, already holding the session, just goes on (w§10.3)
-            for held, _ in await sessions.live(self._cookies(request), self.service):
+            for held, _ in await sessions.live(info.cookies, self.service):
                 if held.state is SessionState.ACTIVE and held.security_token == path.security_token:
                     return responses.redirect(
                         302, f"{held.security_token}/{LANDINGS[self.service]}"
@@ -237,7 +232,7 @@ class Browser:
                 method="handle_auth_transfer",
                 path="xfer",
                 address=info.address,
-                user_agent=request.headers.get("User-Agent", ""),
+                user_agent=info.user_agent or "",
             )
             session, cookie_value = created.session, created.cookie_value
         self.state.login_log.success(
@@ -253,8 +248,8 @@ class Browser:
 
     # -- logout (w§7) ----------------------------------------------------------------------------
 
-    async def _logout(self, request: web.BaseRequest, info: RequestInfo) -> web.Response:
-        for session, _ in await self.state.sessions.live(self._cookies(request), self.service):
+    async def _logout(self, request: web.BaseRequest, info: RequestFacts) -> web.Response:
+        for session, _ in await self.state.sessions.live(info.cookies, self.service):
             await self.state.sessions.purge(session.session_id, "logout", info.address)
         response = responses.redirect(302, "/")
         response.headers["Set-Cookie"] = clear_cookie_header(self.service)
@@ -262,38 +257,20 @@ class Browser:
 
     # -- cookie-authenticated pages ---------------------------------------------------------------
 
-    def _cookies(self, request: web.BaseRequest) -> list[str]:
-        return cookie_values(request.headers.get("Cookie"), self.cookie_name)
-
-    async def authenticate(
-        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
-    ) -> tuple[Session, Identity]:
-        """The session and identity of a cookie-authenticated request, or SessionRefused."""
-        session = await self.state.sessions.resolve(
-            self._cookies(request), self.service, path.security_token, info.address
-        )
-        return session, await self.state.sessions.identity(session)
-
-    def refusal(self, refused: SessionRefused) -> web.Response:
-        if refused.token_denied:
-            response = responses.html_response(401, pages.token_denied_page(self.service))
-            response.set_status(401, "Token Denied")
-            return response
-        return responses.redirect(302, f"/login/?msg_code={refused.code}")
-
     async def _page(
-        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo
+        self, request: web.BaseRequest, path: RequestPath, info: RequestFacts
     ) -> tuple[web.StreamResponse, Identity | None]:
-        if not self._cookies(request):
+        if not info.cookies:
             return responses.redirect(302, "/login/"), None
-        if info.cross_site and not info.top_level_navigation:
-            return responses.html_response(403, pages.token_denied_page(self.service)), None
+        check_page_request(info)
         try:
-            session, identity = await self.authenticate(request, path, info)
+            session, identity = await self.sessions.resolve(
+                info.cookies, self.service, path.security_token, info.address
+            )
         except SessionRefused as refused:
-            if refused.pending is not None:
+            if isinstance(refused.pending, Session):
                 return await self.two_factor.pending(request, path, info, refused.pending), None
-            return self.refusal(refused), None
+            raise  # the login page or Token Denied (server/render.py)
         if path.segments[:1] == (SETUP_PATH,):
             return await self.two_factor.setup(request, session, identity, info), identity
         if path.segments[:1] == (SECURITY_PATH,):

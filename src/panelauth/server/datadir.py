@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from panelauth.backends import migrate_store as migrate_store_at
 from panelauth.backends import open_store
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
@@ -296,7 +297,7 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
     if not data_dir.cert.exists() or not data_dir.key.exists():
         generate_self_signed(data_dir.cert, data_dir.key, settings.hostname)
         created.append("TLS certificate")
-    store = open_store(data_dir.store_url, clock=clock)
+    store = await open_store(data_dir.store_url, clock=clock, migrate=True)
     pool = HashingPool(PasswordHasher(settings.argon2), threads=1)
     generated = None
     try:
@@ -307,6 +308,11 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
             generated = None if root_password else password
     finally:
         pool.close()
-        store.close()
+        await store.aclose()
     data_dir.secure()  # whatever was just made (the certificate, the store and its -wal/-shm)
     return InitResult(created, generated)
+
+
+async def migrate_store(data_dir: DataDir, clock: Clock) -> tuple[int, int]:
+    """Bring an initialised store's schema up to date: (version before, version after)."""
+    return await migrate_store_at(data_dir.store_url, clock=clock)

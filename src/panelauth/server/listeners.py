@@ -3,9 +3,9 @@
 The supervisor binds the six sockets once, then forks N workers that each wrap them in aiohttp
 sites (the pattern measured in docs/benchmarks.md). Each worker opens its own store connection
 after the fork. SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the
-grace period, close the store. SIGHUP: reopen log files (rotation). Each connection has a
-deadline for its request head and counts against the worker's connection limits
-(server/connections.py).
+grace period, write the buffered log lines, close the store. SIGHUP: write the buffered log
+lines, then reopen the log files (rotation). Each connection has a deadline for its request
+head and counts against the worker's connection limits (server/connections.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from panelauth.server.connections import ConnectionLimits, GuardedServer, Guarde
 from panelauth.server.datadir import DataDir
 from panelauth.server.effective_time import keep_persisted, last_checkpoint, open_clock
 from panelauth.server.gateway import Gateway
-from panelauth.server.logfiles import reopen_all
+from panelauth.server.logfiles import FLUSH_INTERVAL, reopen_all
 from panelauth.server.protocol_errors import CalmServer
 from panelauth.server.state import ServerState, build_state
 from panelauth.server.tls import server_context
@@ -149,7 +149,10 @@ async def _worker(
     settings = data_dir.load_settings()
     configure_logging(data_dir.logs)
     clock = open_clock(data_dir)  # FT-9: expiry follows a time that never goes back
-    state = build_state(data_dir, settings, clock, wall_clock=clock.wall)
+    # log lines are written in batches, at most FLUSH_INTERVAL apart (issue 9)
+    state = await build_state(
+        data_dir, settings, clock, wall_clock=clock.wall, log_flush_interval=FLUSH_INTERVAL
+    )
     tls = server_context(options.cert or data_dir.cert, options.key or data_dir.key)
     _raise_open_files_limit(settings.max_connections)
     # one count for the six listeners: the limits are per worker (TR-6)
@@ -189,9 +192,11 @@ async def _worker(
         sweeper.cancel()
         persister.cancel()
         # stop accepting everywhere first, then let in-flight requests finish (FT-11)
-        await asyncio.gather(*(runner.cleanup() for runner in runners))
-        state.close()
-        last_checkpoint(clock)
+        try:
+            await asyncio.gather(*(runner.cleanup() for runner in runners))
+        finally:
+            await state.aclose()  # writes every buffered log line first
+            last_checkpoint(clock)
 
 
 def _raise_open_files_limit(max_connections: int, spare: int = 256) -> None:

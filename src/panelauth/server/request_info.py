@@ -1,63 +1,133 @@
-"""Facts about one request that several handlers need, computed once."""
+"""RequestFacts: what every later step reads of a request, gathered once, up front.
+
+The gateway builds one per request; the rules (server/rules.py), the authenticator chain (it
+satisfies core's `AuthFacts`), the pages and the logs read it, and nothing reads the same
+header twice. The Authorization header is parsed here, once, into credentials, a malformed
+header, or neither.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
 from panelauth.core.settings import Settings
 from panelauth.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from panelauth.protocol.authorization import (
+    BasicCredentials,
+    Credentials,
+    MalformedCredentials,
+    Scheme,
+    header_scheme,
+    parse_authorization,
+)
+from panelauth.protocol.cookies import COOKIE_NAMES, cookie_values
 from panelauth.protocol.logformat import request_line
-from panelauth.protocol.services import Listener
+from panelauth.protocol.paths import RequestPath, parse_path
+from panelauth.protocol.services import Listener, Service
+
+_VERSIONS = {(1, 1): "HTTP/1.1", (1, 0): "HTTP/1.0"}
 
 
-@dataclass
-class RequestInfo:
-    listener: Listener
-    address: str
-    query: str
-    method: str
-    raw_path: str
-    version: str
-    max_body: int
-    # seconds allowed for the whole body, from the moment it is first read (TR-6)
-    body_timeout: float = 30.0
-    cross_site: bool = False
-    top_level_navigation: bool = False
-    _body: bytes | None = field(default=None, repr=False)
+class RequestFacts:
+    """One request's facts; raises BadPath for a path that cannot be served (w§1.6)."""
 
-    @classmethod
-    def of(
-        cls,
-        request: web.BaseRequest,
-        listener: Listener,
-        address: str,
-        max_body: int,
-        body_timeout: float = 30.0,
-    ) -> RequestInfo:
+    __slots__ = (
+        "_body",
+        "_request_line",
+        "address",
+        "authorization",
+        "body_timeout",
+        "cookies",
+        "credentials",
+        "cross_site",
+        "listener",
+        "malformed",
+        "max_body",
+        "method",
+        "otp",
+        "path",
+        "query",
+        "raw_path",
+        "schemes",
+        "service",
+        "top_level_navigation",
+        "user_agent",
+        "version",
+    )
+
+    # header authentication always checks the second factor; a form login builds its own facts
+    check_second_factor = True
+
+    def __init__(
+        self, request: web.BaseRequest, listener: Listener, address: str, settings: Settings
+    ) -> None:
         headers = request.headers
-        return cls(
-            listener=listener,
-            address=address,
-            query=request.raw_path.partition("?")[2],
-            method=request.method,
-            raw_path=request.raw_path,
-            version=f"HTTP/{request.version.major}.{request.version.minor}",
-            max_body=max_body,
-            body_timeout=body_timeout,
-            cross_site=_cross_site(request, listener),
-            top_level_navigation=(
-                request.method == "GET" and headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
-            ),
+        raw_path = request.raw_path
+        path, _, query = raw_path.partition("?")
+        self.path: RequestPath = parse_path(path)
+        self.listener = listener
+        self.service: Service = listener.service
+        self.address = address
+        self.method = request.method
+        self.raw_path = raw_path
+        self.query = query
+        version = request.version
+        self.version = _VERSIONS.get(version) or f"HTTP/{version.major}.{version.minor}"
+        self.max_body = settings.max_body_bytes
+        # seconds allowed for the whole body, from the moment it is first read (TR-6)
+        self.body_timeout = settings.request_body_timeout
+        self._body: bytes | None = None
+        self._request_line: str | None = None
+        # Authorization: counted (two are a 400, w§1.6), parsed once when there is one
+        values = headers.getall("Authorization", ())
+        self.authorization: str | None = values[0] if values else None
+        self.credentials: Credentials | None = None
+        self.malformed: MalformedCredentials | None = None
+        self.schemes: tuple[Scheme | None, ...] = ()
+        if len(values) == 1:
+            try:
+                credentials = self.credentials = parse_authorization(values[0])
+                self.schemes = (
+                    Scheme.BASIC
+                    if isinstance(credentials, BasicCredentials)
+                    else credentials.scheme,
+                )
+            except MalformedCredentials as malformed:
+                self.malformed = malformed
+                self.schemes = (header_scheme(values[0]),)
+        elif values:
+            self.schemes = tuple(header_scheme(value) for value in values)
+        self.otp = headers.get("X-CPANEL-OTP")
+        self.cookies = cookie_values(headers.get("Cookie"), COOKIE_NAMES[self.service])
+        self.user_agent = headers.get("User-Agent")
+        self.cross_site = _cross_site(request, listener)
+        self.top_level_navigation = (
+            self.method == "GET" and headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
         )
+
+    # -- what core's AuthFacts reads under other names -------------------------------------------
+
+    @property
+    def client_address(self) -> str:
+        return self.address
+
+    @property
+    def security_token(self) -> str | None:
+        """The supplied `/cpsess` segment (w§6)."""
+        return self.path.security_token
 
     @property
     def request_line(self) -> str:
-        """The redacted request line for logs (w§14.3)."""
-        return request_line(self.method, self.raw_path, self.version)
+        """The redacted request line for logs (w§14.3), built once."""
+        line = self._request_line
+        if line is None:
+            line = self._request_line = request_line(self.method, self.raw_path, self.version)
+        return line
+
+    # -- the body ------------------------------------------------------------------------------
 
     async def body(self, request: web.BaseRequest) -> bytes:
         if self._body is None:

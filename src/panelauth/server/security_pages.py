@@ -5,6 +5,10 @@ need the current password or a current code of the principal in the same form: t
 of a session root or a reseller opened into an account, else the session's user. A wrong answer
 changes nothing, re-renders the form and is a failed authentication in login_log. The API
 functions are unchanged: a script's every call carries its own credential.
+
+The changes themselves are core use cases (core.credential_changes), shared with the API
+functions and the command line. After its own password change the session is replaced by a
+successor (PW-9): the page answers with the new cookie and links under the new `/cpsess` path.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from panelauth.core.features import feature_enabled
 from panelauth.core.models import Identity
 from panelauth.core.passwords import validate_new_password
 from panelauth.core.reauthentication import Reauthenticator, principal_of
+from panelauth.core.session_manager import Created
 from panelauth.core.sessions import Session
 from panelauth.core.tokens import TokenKind, validate_token_name
 from panelauth.errors import FunctionFailed
+from panelauth.protocol.cookies import set_cookie_header
 from panelauth.protocol.services import Listener, Service
 from panelauth.secret import Secret
 from panelauth.server import pages, responses
-from panelauth.server.request_info import RequestInfo
+from panelauth.server.request_info import RequestFacts
 from panelauth.server.state import ServerState
 
 SECURITY_PATH = "security"
@@ -39,22 +45,22 @@ class Offered:
 
     password: bool
     token: TokenKind | None
-    remove_two_factor: bool
+    two_factor: bool  # enrol and remove the own second factor (feature twofactorauth)
 
 
 async def offered(state: ServerState, service: Service, identity: Identity) -> Offered:
     if service is Service.WHM:
         token = TokenKind.WHM if identity.has_acl(TOKEN_ACL) else None
-        return Offered(password=True, token=token, remove_two_factor=True)
+        return Offered(password=True, token=token, two_factor=True)
     store = state.runtime.store
     account = await store.get_account(identity.account or "")
     features = await store.get_feature_list(account.feature_list) if account else None
     tfa = feature_enabled(features, "twofactorauth")
     if service is Service.WEBMAIL:
         # a mailbox changes its own password; the default mailbox's is the account's (cPanel)
-        return Offered(password="@" in identity.user, token=None, remove_two_factor=tfa)
+        return Offered(password="@" in identity.user, token=None, two_factor=tfa)
     token = TokenKind.CPANEL if feature_enabled(features, "apitokens") else None
-    return Offered(password=True, token=token, remove_two_factor=tfa)
+    return Offered(password=True, token=token, two_factor=tfa)
 
 
 async def reauthenticate(
@@ -62,7 +68,7 @@ async def reauthenticate(
     service: Service,
     identity: Identity,
     form: dict[str, str],
-    info: RequestInfo,
+    info: RequestFacts,
 ) -> str | None:
     """None when the form re-authenticates its principal; else the message to show.
 
@@ -97,16 +103,17 @@ class SecurityPages:
         self.landing = landings[listener.service]
 
     async def page(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestInfo
+        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
     ) -> web.Response:
         can = await offered(self.state, self.service, identity)
         status, message, new_token = 200, None, None
+        rotated: Created | None = None
         if request.method == "POST":
             form = await info.form(request)
             action = form.get("action")
             try:
                 if action == "password" and can.password:
-                    message = await self._change_password(session, identity, form, info)
+                    message, rotated = await self._change_password(session, identity, form, info)
                 elif action == "token" and can.token is not None:
                     new_token, message = await self._create_token(can.token, identity, form, info)
                 else:
@@ -115,6 +122,8 @@ class SecurityPages:
                 status, message = 400, invalid.message
             except _Refused as refused:
                 status, message = 403, refused.message
+        if rotated is not None:
+            session = rotated.session  # the old cookie and /cpsess token no longer work
         html = pages.render(
             "security.html",
             self.service,
@@ -129,23 +138,30 @@ class SecurityPages:
             token=session.security_token,
             landing=self.landing,
         )
-        return responses.html_response(status, html)
+        response = responses.html_response(status, html)
+        if rotated is not None:
+            response.headers["Set-Cookie"] = set_cookie_header(self.service, rotated.cookie_value)
+        return response
 
     async def _change_password(
-        self, session: Session, identity: Identity, form: dict[str, str], info: RequestInfo
-    ) -> str:
+        self, session: Session, identity: Identity, form: dict[str, str], info: RequestFacts
+    ) -> tuple[str, Created | None]:
         new = form.get("new_password", "")
         if new != form.get("confirm_password", ""):
             raise FunctionFailed("The new passwords do not match.")
         validate_new_password(new)  # before the re-authentication, which may spend a code
         await self._reauthenticate(identity, form, info)
-        await self.state.runtime.credential_changes().change_password(
-            identity.user, Secret(new), keep=session.session_id
+        changed = await self.state.runtime.credential_changes().change_password(
+            identity.user,
+            Secret(new),
+            actor=identity.user,
+            caller_session=session.session_id,
+            address=info.address,
         )
-        return "The password was changed. Your other sessions have ended."
+        return "The password was changed. Your other sessions have ended.", changed.rotated
 
     async def _create_token(
-        self, kind: TokenKind, identity: Identity, form: dict[str, str], info: RequestInfo
+        self, kind: TokenKind, identity: Identity, form: dict[str, str], info: RequestFacts
     ) -> tuple[str, str]:
         name = validate_token_name(form.get("token_name", ""))
         await self._reauthenticate(identity, form, info)
@@ -159,7 +175,7 @@ class SecurityPages:
         )
 
     async def _reauthenticate(
-        self, identity: Identity, form: dict[str, str], info: RequestInfo
+        self, identity: Identity, form: dict[str, str], info: RequestFacts
     ) -> None:
         refused = await reauthenticate(self.state, self.service, identity, form, info)
         if refused is not None:

@@ -10,7 +10,12 @@ from panelauth.api.context import Runtime
 from panelauth.api.dispatch import Dispatcher
 from panelauth.backends import open_store
 from panelauth.clock import Clock
-from panelauth.core.authentication import Authenticator, AuthenticatorChain, BasicAuthenticator
+from panelauth.core.authentication import (
+    Authenticator,
+    AuthenticatorChain,
+    BasicAuthenticator,
+    SessionAuthenticator,
+)
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.passwords import HashingPool, PasswordHasher
 from panelauth.core.secretbox import SecretBox, load_or_create_key
@@ -137,7 +142,9 @@ class AuditLog:
         self._log, self._clock = log, clock
 
     def write(self, **fields: str) -> None:
-        self._log.write(time=round(self._clock.now(), 3), **fields)
+        # one dict, `time` first; round(x * 1000) / 1000: milliseconds like round(x, 3) (off by
+        # 1 ms near a tie, ~1 value in 10,000) at less than half its cost
+        self._log.write_document({"time": round(self._clock.now() * 1000) / 1000, **fields})
 
 
 @dataclass
@@ -149,6 +156,7 @@ class ServerState:
     access_log: AccessLog
     login_log: LoginLog
     audit: AuditLog
+    log_files: tuple[LogFile, ...] = ()  # flushed and closed by `aclose`
 
     @property
     def sessions(self) -> SessionManager:
@@ -182,21 +190,32 @@ class ServerState:
             address=address,
         )
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        for log_file in self.log_files:  # shutdown: every buffered line is written first
+            log_file.close()
         self.runtime.passwords.close()
-        self.runtime.store.close()
+        await self.runtime.store.aclose()
 
 
-def build_state(
-    data_dir: DataDir, settings: Settings, clock: Clock, *, wall_clock: Clock | None = None
+async def build_state(
+    data_dir: DataDir,
+    settings: Settings,
+    clock: Clock,
+    *,
+    wall_clock: Clock | None = None,
+    log_flush_interval: float = 0.0,
 ) -> ServerState:
     """Open the store and logs of `data_dir` (call after fork: one connection per worker).
 
     `clock` decides every expiry and stamps the logs; `wall_clock` (default `clock`) is the
-    system clock TOTP codes are checked against (FT-9).
+    system clock TOTP codes are checked against (FT-9). `log_flush_interval` > 0 buffers the
+    log lines that long at most (the server; server/logfiles.py); 0 writes each at once.
     """
-    store = open_store(
-        data_dir.store_url, clock=clock, busy_timeout_ms=settings.store_busy_timeout_ms
+    store = await open_store(
+        data_dir.store_url,
+        clock=clock,
+        busy_timeout_ms=settings.store_busy_timeout_ms,
+        cache_entries=settings.store_cache_entries,
     )
     pool = HashingPool(
         PasswordHasher(settings.argon2),
@@ -205,10 +224,14 @@ def build_state(
     )
     registry = build_registry()
     logs = data_dir.logs
-    accounting = AccountingFile(LogFile(logs / "accounting_log"), clock)
+    log_files = {
+        name: LogFile(logs / name, flush_interval=log_flush_interval)
+        for name in ("accounting_log", "session_log", "access_log", "login_log", "audit_log")
+    }
+    accounting = AccountingFile(log_files["accounting_log"], clock)
     home_root = Path(settings.home_root) if settings.home_root else data_dir.root / "home"
     session_log = SessionLogFile(
-        LogFile(logs / "session_log"), clock, SessionLogLayout(settings.session_log_layout)
+        log_files["session_log"], clock, SessionLogLayout(settings.session_log_layout)
     )
     sessions = SessionManager(store, clock, session_policy(settings), session_log)
     key_file = Path(settings.tfa_key_file) if settings.tfa_key_file else data_dir.root / "tfa.key"
@@ -230,6 +253,7 @@ def build_state(
     )
     authenticators: list[Authenticator] = [
         TokenAuthenticator(store, clock, access_hash_enabled=settings.access_hash_enabled),
+        SessionAuthenticator(sessions),
         BasicAuthenticator(store, pool, cache, two_factor),
     ]
     return ServerState(
@@ -237,7 +261,8 @@ def build_state(
         runtime=runtime,
         dispatcher=Dispatcher(runtime, registry),
         authenticator=AuthenticatorChain(authenticators),
-        access_log=AccessLog(LogFile(logs / "access_log"), clock),
-        login_log=LoginLog(LogFile(logs / "login_log"), clock),
-        audit=AuditLog(JsonLinesLog(logs / "audit_log"), clock),
+        access_log=AccessLog(log_files["access_log"], clock),
+        login_log=LoginLog(log_files["login_log"], clock),
+        audit=AuditLog(JsonLinesLog(log_files["audit_log"]), clock),
+        log_files=tuple(log_files.values()),
     )

@@ -6,22 +6,21 @@ answer is a one-time hand-off URL on the target service, consumed like an SSO UR
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from panelauth.core.authentication import SessionAuthenticator
 from panelauth.core.models import Identity, IdentityKind
-from panelauth.core.session_manager import SessionRefused, handoff_kind
+from panelauth.core.session_manager import handoff_kind
 from panelauth.core.sessions import Session, SessionState
-from panelauth.protocol.paths import RequestPath
+from panelauth.errors import TransferDenied
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
-from panelauth.server.request_info import RequestInfo, public_host
+from panelauth.server.render import error_response
+from panelauth.server.request_info import RequestFacts, public_host
+from panelauth.server.rules import check_page_request
 from panelauth.server.state import ServerState
-
-if TYPE_CHECKING:
-    from panelauth.server.browser import Browser
 
 ROUTES = {
     (Service.WHM, "xfercpanel"): Service.CPANEL,
@@ -31,42 +30,31 @@ ROUTES = {
 }
 
 
-class TransferDenied(Exception):
-    pass
-
-
 class Transfers:
-    def __init__(self, listener: Listener, state: ServerState) -> None:
+    def __init__(self, listener: Listener, state: ServerState, sessions: SessionAuthenticator):
         self.listener = listener
         self.state = state
+        self.sessions = sessions
 
     async def handle(
-        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo, browser: Browser
+        self, request: web.BaseRequest, info: RequestFacts
     ) -> tuple[web.StreamResponse, Identity | None]:
+        path = info.path
         target_service = ROUTES.get((self.listener.service, path.segments[0]))
         if target_service is None or len(path.segments) > 2:
             return responses.html_response(404, _page(self.listener.service, "Not Found")), None
         form = await info.form(request) if request.method == "POST" else {}
         supplied = path.security_token or form.get("token") or None
-        if info.cross_site and not info.top_level_navigation:
-            return responses.html_response(
-                403, pages.token_denied_page(self.listener.service)
-            ), None
-        try:
-            session = await self.state.sessions.resolve(
-                browser._cookies(request), self.listener.service, supplied, info.address
-            )
-            identity = await self.state.sessions.identity(session)
-        except SessionRefused as refused:
-            return browser.refusal(refused), None
+        check_page_request(info)
+        session, identity = await self.sessions.resolve(
+            info.cookies, self.listener.service, supplied, info.address
+        )
         named = path.segments[1] if len(path.segments) == 2 else ""
         wanted = form.get("user") or named or dict(_query(info.query)).get("user", "")
         try:
             user, account = await self._target(target_service, session, identity, wanted)
-        except TransferDenied:  # a failing store is not a denial: it answers 503 (w§15.5)
-            return responses.html_response(
-                403, _page(self.listener.service, "Permission denied")
-            ), identity
+        except TransferDenied as denied:  # a failing store is not a denial: 503 (w§15.5)
+            return error_response(denied, self.listener.service, None), identity
         creator = identity.user
         created = await self.state.sessions.create(
             user=user,

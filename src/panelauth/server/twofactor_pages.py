@@ -1,32 +1,28 @@
 """Two-factor pages: the code form of a pending login (w§9, D5) and enrolment (w§13).
 
-Enrolment runs the same API functions as UAPI `TwoFactorAuth::*` (cPanel, Webmail) and WHM
-`twofactorauth_*`, so the page and the API decide alike (AZ-1). Removal needs a
-re-authentication in the same form (ASVS 7.5.1, see security_pages) and then runs the core use
-case those functions share.
+Enrolment and removal run the core use cases (core.credential_changes) that UAPI
+`TwoFactorAuth::*`, WHM `twofactorauth_*` and the command line run, with the same right (the
+`twofactorauth` feature on cPanel and Webmail), so every path decides, ends sessions and
+records alike (AZ-1). Removal also needs a re-authentication in the same form (ASVS 7.5.1, see
+security_pages).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import segno
 from aiohttp import web
 from markupsafe import Markup
 
-from panelauth.api.answers import Answer
-from panelauth.api.registry import Api
 from panelauth.core.models import Identity
 from panelauth.core.reauthentication import principal_of
 from panelauth.core.sessions import Session
 from panelauth.core.stores import StepUse
-from panelauth.core.two_factor import TwoFactorFailed
+from panelauth.errors import FunctionFailed, TwoFactorFailed
 from panelauth.protocol.cookies import set_cookie_header
-from panelauth.protocol.params import Params
 from panelauth.protocol.paths import RequestPath
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
-from panelauth.server.request_info import RequestInfo
+from panelauth.server.request_info import RequestFacts
 from panelauth.server.security_pages import NOT_OFFERED, offered, reauthenticate
 from panelauth.server.state import ServerState
 
@@ -43,7 +39,7 @@ class TwoFactorPages:
     # -- the pending-2FA session: only the code form or logout (w§9, TF-5) ---------------------
 
     async def pending(
-        self, request: web.BaseRequest, path: RequestPath, info: RequestInfo, session: Session
+        self, request: web.BaseRequest, path: RequestPath, info: RequestFacts, session: Session
     ) -> web.StreamResponse:
         action = f"{session.security_token}{path.path}"
         if request.method != "POST":
@@ -81,7 +77,7 @@ class TwoFactorPages:
         )
         return responses.html_response(200, html)
 
-    def _log_failure(self, session: Session, info: RequestInfo, failed: TwoFactorFailed) -> None:
+    def _log_failure(self, session: Session, info: RequestFacts, failed: TwoFactorFailed) -> None:
         self.state.authentication_failed(
             address=info.address,
             claimed_user=session.user,
@@ -94,34 +90,38 @@ class TwoFactorPages:
     # -- enrolment ------------------------------------------------------------------------------
 
     async def setup(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestInfo
+        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
     ) -> web.Response:
+        can = (await offered(self.state, self.service, identity)).two_factor
         http_status, message = 200, None
         if request.method == "POST":
             form = await info.form(request)
-            if form.get("action") == "remove":
+            if not can:
+                http_status, message = 403, NOT_OFFERED
+            elif form.get("action") == "remove":
                 http_status, message = await self._remove(session, identity, form, info)
             else:
-                args = Params(
-                    [("secret", form.get("secret", "")), ("tfa_token", form.get("tfa_token", ""))]
-                )
-                answer = await self._call(identity, info, "set", args)
-                message = "Saved." if answer.succeeded else _reason(answer)
-        status = await self._call(identity, info, "get", Params())
-        enabled = _enabled(status, identity.user)
+                http_status, message = await self._enrol(session, identity, form, info)
+        runtime = self.state.runtime
+        enabled = await runtime.two_factor.enrolled(identity.user)
         secret = qr_svg = ""
-        if not enabled:
-            generated = await self._call(identity, info, "generate", Params())
-            data = generated.document.get("data") or {}
-            if generated.succeeded and isinstance(data, dict):
-                secret = str(data["secret"])
-                qr_svg = segno.make(str(data["otpauth_str"]), error="m").svg_inline(scale=4)
+        if can and not enabled:
+            account = await runtime.store.get_account(identity.account or identity.user)
+            try:
+                new = await runtime.credential_changes().new_two_factor_secret(
+                    identity.user, account
+                )
+            except FunctionFailed:
+                pass  # the policy is off: the page says so
+            else:
+                secret = new.secret
+                qr_svg = segno.make(new.otpauth_uri, error="m").svg_inline(scale=4)
         html = pages.render(
             "tfa_setup.html",
             self.service,
             heading="Two-Factor Authentication",
             message=message,
-            policy_enabled=await self.state.runtime.two_factor.policy_enabled(),
+            policy_enabled=await runtime.two_factor.policy_enabled(),
             enabled=enabled,
             user=identity.user,
             principal=principal_of(identity),
@@ -133,12 +133,27 @@ class TwoFactorPages:
         )
         return responses.html_response(http_status, html)
 
+    async def _enrol(
+        self, session: Session, identity: Identity, form: dict[str, str], info: RequestFacts
+    ) -> tuple[int, str]:
+        """Turn the own second factor on with a code of the shown key (TF-9)."""
+        try:
+            await self.state.runtime.credential_changes().enrol_two_factor(
+                identity.user,
+                form.get("secret", ""),
+                form.get("tfa_token", ""),
+                actor=identity.user,
+                keep=session.session_id,
+                address=info.address,
+            )
+        except FunctionFailed as refused:
+            return 200, refused.message
+        return 200, "Saved."
+
     async def _remove(
-        self, session: Session, identity: Identity, form: dict[str, str], info: RequestInfo
+        self, session: Session, identity: Identity, form: dict[str, str], info: RequestFacts
     ) -> tuple[int, str]:
         """Remove the identity's own second factor, after a re-authentication (TF-9)."""
-        if not (await offered(self.state, self.service, identity)).remove_two_factor:
-            return 403, NOT_OFFERED
         refused = await reauthenticate(self.state, self.service, identity, form, info)
         if refused is not None:
             return 403, refused
@@ -148,46 +163,3 @@ class TwoFactorPages:
         if not removed:
             return 200, "Two-factor authentication is not configured."
         return 200, "Two-factor authentication is off. Your other sessions have ended."
-
-    async def _call(self, identity: Identity, info: RequestInfo, verb: str, args: Params) -> Answer:
-        dispatcher = self.state.dispatcher
-        if self.service is Service.WHM:
-            names = {
-                "get": "twofactorauth_get_user_configs",
-                "generate": "twofactorauth_generate_tfa_config",
-                "set": "twofactorauth_set_tfa_config",
-            }
-            if verb == "get":
-                args = Params([("user", identity.user)])
-            return await dispatcher.whm1(identity, names[verb], args, client_address=info.address)
-        names = {
-            "get": "get_user_configuration",
-            "generate": "generate_user_configuration",
-            "set": "set_user_configuration",
-        }
-        return await dispatcher.cpanel(
-            Api.UAPI,
-            identity,
-            self.service,
-            "TwoFactorAuth",
-            names[verb],
-            args,
-            client_address=info.address,
-        )
-
-
-def _enabled(answer: Answer, user: str) -> bool:
-    data: Any = answer.document.get("data")
-    if not isinstance(data, dict):
-        return False
-    if "is_enabled" in data:  # UAPI
-        return bool(data["is_enabled"])
-    entry = data.get(user)  # WHM: {<user>: {is_enabled, ...}}
-    return isinstance(entry, dict) and bool(entry.get("is_enabled"))
-
-
-def _reason(answer: Answer) -> str:
-    document = answer.document
-    if "metadata" in document:
-        return str(document["metadata"].get("reason", "Failed."))
-    return "; ".join(document.get("errors") or ["Failed."])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from panelauth.api.context import CallContext
-from panelauth.api.registry import Api, Registry
+from panelauth.api.registry import Api, Registry, Reply
 from panelauth.core.models import Mailbox
 from panelauth.core.patterns import compile_search
 from panelauth.core.validation import normalize_domain, validate_local_part
@@ -88,18 +88,25 @@ async def list_pops(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
 @registry.cpanel(Api.UAPI, "Email", "delete_pop", sets_password=False, feature=FEATURE)
 async def delete_pop(ctx: CallContext, args: Params) -> None:
     mailbox = await _own_mailbox(ctx, args)
-    await ctx.store.delete_mailbox(mailbox.address)
-    await ctx.runtime.sessions.purge_user(mailbox.address, "kill")
+    await ctx.runtime.account_changes().remove_mailbox(
+        mailbox.address, actor=ctx.identity.user, client=ctx.client_address
+    )
 
 
 @registry.cpanel(
     Api.UAPI, "Email", "passwd_pop", sets_password=True, feature=FEATURE, webmail_safe=True
 )
-async def passwd_pop(ctx: CallContext, args: Params) -> None:
+async def passwd_pop(ctx: CallContext, args: Params) -> Reply:
     mailbox = await _own_mailbox(ctx, args)
-    await ctx.runtime.credential_changes().change_password(
-        mailbox.address, args.require("password"), keep=ctx.identity.session_id
+    changed = await ctx.runtime.credential_changes().change_password(
+        mailbox.address,
+        args.require("password"),
+        actor=ctx.identity.user,
+        caller_session=ctx.identity.session_id,
+        address=ctx.client_address,
+        path="api",
     )
+    return Reply(None, session=changed.rotated)
 
 
 @registry.cpanel(Api.API2, "Email", "listpops", sets_password=False, feature=FEATURE)

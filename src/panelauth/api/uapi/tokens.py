@@ -55,9 +55,9 @@ async def list_tokens(ctx: CallContext, args: Params) -> list[dict[str, Any]]:
 @registry.cpanel(Api.UAPI, "Tokens", "revoke", sets_password=False, feature=FEATURE)
 async def revoke(ctx: CallContext, args: Params) -> int:
     owner, name = _owner(ctx), args.require("name")
-    revoked = await ctx.store.delete_token(owner, KIND, name)
-    if revoked:
-        ctx.runtime.accounting.record("API_TOKEN_REVOKE", ctx.identity.user, owner, "cpanel", name)
+    revoked = await ctx.runtime.credential_changes().revoke_token(
+        actor=ctx.identity.user, owner=owner, kind=KIND, name=name
+    )
     return int(revoked)
 
 
@@ -75,6 +75,7 @@ async def rename(ctx: CallContext, args: Params) -> int:
     renamed = ApiToken(
         owner, KIND, new_name, token.digest, token.created_at, token.expires_at, token.acls
     )
-    await ctx.store.replace_token(name, renamed)
-    ctx.runtime.accounting.record("API_TOKEN_RENAME", ctx.identity.user, owner, "cpanel", name)
+    await ctx.runtime.credential_changes().update_token(
+        actor=ctx.identity.user, old_name=name, token=renamed
+    )
     return 1

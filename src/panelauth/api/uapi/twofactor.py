@@ -2,7 +2,8 @@
 
 Webmail-safe: in Webmail the two-factor identity is the logged-in mailbox (its address is the
 otpauth label, w§13.3); on cPanel and through WHM it is the account user. Enrolling or
-removing ends the identity's other sessions with `kill` (w§9, TF-9).
+removing ends the identity's other sessions with `kill` (w§9, TF-9), in the core use cases
+(core.credential_changes), as for WHM, the pages and the command line.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from typing import Any
 
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Api, Registry
-from panelauth.api.whm.twofactor import purge_other_sessions, require_policy
 from panelauth.core.models import Account
-from panelauth.core.totp import generate_secret
 from panelauth.protocol.params import Params
 
 registry = Registry()
@@ -54,12 +53,8 @@ async def get_user_configuration(ctx: CallContext, args: Params) -> dict[str, An
 async def generate_user_configuration(ctx: CallContext, args: Params) -> dict[str, str]:
     """A fresh secret and its otpauth URI; nothing is stored or enabled (w§13.3)."""
     user, account = _identity(ctx)
-    await require_policy(ctx)
-    secret = generate_secret()
-    return {
-        "secret": secret,
-        "otpauth_str": await ctx.runtime.two_factor.uri(account, user, secret),
-    }
+    new = await ctx.runtime.credential_changes().new_two_factor_secret(user, account)
+    return {"secret": new.secret, "otpauth_str": new.otpauth_uri}
 
 
 @registry.cpanel(
@@ -73,11 +68,14 @@ async def generate_user_configuration(ctx: CallContext, args: Params) -> dict[st
 async def set_user_configuration(ctx: CallContext, args: Params) -> dict[str, int]:
     """Enable two-factor with a secret proven by a current code, which is then spent (TF-9)."""
     user, _ = _identity(ctx)
-    await require_policy(ctx)
-    secret, code = args.require("secret"), args.require("tfa_token")
-    await ctx.runtime.two_factor.enrol(user, secret, code, address=ctx.client_address)
-    await purge_other_sessions(ctx, user)
-    ctx.runtime.accounting.record("TWOFACTORAUTH_SET", ctx.identity.user, user)
+    await ctx.runtime.credential_changes().enrol_two_factor(
+        user,
+        args.require("secret"),
+        args.require("tfa_token"),
+        actor=ctx.identity.user,
+        keep=ctx.identity.session_id,
+        address=ctx.client_address,
+    )
     return {"tfa_configured": 1}
 
 

@@ -141,8 +141,9 @@ async def removeacct(ctx: CallContext, args: Params) -> Reply:
         raise PermissionDenied("You cannot remove your own account.")
     if account.is_reseller and await ctx.store.list_accounts(owner=account.user):
         raise InvalidArgument(f"The reseller “{user}” still owns accounts.")
-    await ctx.store.delete_account(account.user)
-    await ctx.runtime.sessions.purge_user(account.user, "killacct")
+    await ctx.runtime.account_changes().remove_account(
+        account.user, actor=ctx.identity.user, address=ctx.client_address
+    )
     return Reply(None, reason=f"{account.user} account removed", raw_output=f"Removed {user}\n")
 
 
@@ -152,15 +153,16 @@ async def suspendacct(ctx: CallContext, args: Params) -> Reply:
     if account.user == ctx.identity.user:
         raise PermissionDenied("You cannot suspend your own account.")
     reason = _clean_reason(args.get("reason", "")) or "Suspended by the administrator"
-    await ctx.store.set_suspended(account.user, True, reason)
-    await ctx.runtime.sessions.purge_user(account.user, "suspend")
+    await ctx.runtime.account_changes().suspend(
+        account.user, reason, actor=ctx.identity.user, address=ctx.client_address
+    )
     return Reply(None, raw_output=f"{account.user} account suspended\n")
 
 
 @registry.whm1("unsuspendacct", acl="suspend-acct", changes_accounts=True)
 async def unsuspendacct(ctx: CallContext, args: Params) -> Reply:
     account = await managed_account(ctx, args.require("user"))
-    await ctx.store.set_suspended(account.user, False, "")
+    await ctx.runtime.account_changes().unsuspend(account.user, actor=ctx.identity.user)
     return Reply(None, raw_output=f"{account.user} account unsuspended\n")
 
 
@@ -173,11 +175,20 @@ async def passwd(ctx: CallContext, args: Params) -> Reply:
     if account is None:
         raise NotFound(f"The account “{user}” does not exist.")
     password = args.require("password")
-    # PW-9: the user's other sessions end; the caller's own session stays
-    await ctx.runtime.credential_changes().change_password(
-        account.user, password, keep=ctx.identity.session_id
+    # PW-9: the user's sessions end; the caller's own one is rotated (docs/sessions.md)
+    changed = await ctx.runtime.credential_changes().change_password(
+        account.user,
+        password,
+        actor=ctx.identity.user,
+        caller_session=ctx.identity.session_id,
+        address=ctx.client_address,
+        path="api",
     )
-    return Reply({"app": ["system"]}, reason=f"Password changed for user “{account.user}”.")
+    return Reply(
+        {"app": ["system"]},
+        reason=f"Password changed for user “{account.user}”.",
+        session=changed.rotated,
+    )
 
 
 def _clean_reason(text: str) -> str:

@@ -7,23 +7,17 @@ effective ACLs (TK-4), because `ctx.identity.acls` already holds the effective s
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Any
 
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Registry
-from panelauth.core.access_hash import (
-    access_hash_path,
-    read_access_hash_file,
-    write_access_hash_file,
-)
+from panelauth.core.access_hash import access_hash_path, read_access_hash_file
 from panelauth.core.acls import ACL_NAMES
 from panelauth.core.tokens import (
     ApiToken,
     TokenKind,
     digest,
     effective_acls,
-    generate_access_hash,
     parse_expires_at,
     parse_whitelist,
     validate_token_name,
@@ -144,9 +138,8 @@ async def api_token_update(ctx: CallContext, args: Params) -> dict[str, Any]:
         changes.get("acls", token.acls),
         changes.get("whitelist_ips", token.whitelist_ips),
     )
-    await ctx.store.replace_token(old_name, updated)
-    ctx.runtime.accounting.record(
-        "API_TOKEN_UPDATE", ctx.identity.user, token.owner, "whm", old_name
+    await ctx.runtime.credential_changes().update_token(
+        actor=ctx.identity.user, old_name=old_name, token=updated
     )
     return _entry(updated, await _owner_acls(ctx))
 
@@ -158,10 +151,10 @@ async def api_token_revoke(ctx: CallContext, args: Params) -> None:
         raise InvalidArgument("The “token_name” parameter is required.")
     for name in names:
         await _existing(ctx, name)  # all or nothing: refuse before revoking any
+    changes = ctx.runtime.credential_changes()
     for name in names:
-        await ctx.store.delete_token(ctx.identity.user, KIND, name)
-        ctx.runtime.accounting.record(
-            "API_TOKEN_REVOKE", ctx.identity.user, ctx.identity.user, "whm", name
+        await changes.revoke_token(
+            actor=ctx.identity.user, owner=ctx.identity.user, kind=KIND, name=name
         )
 
 
@@ -180,15 +173,9 @@ async def accesshash(ctx: CallContext, args: Params) -> dict[str, Any]:
         raise InvalidArgument("Only root has an access hash.")
     path = access_hash_path(ctx.runtime.home_root, user)
     if args.get_bool("generate"):
-        text = generate_access_hash()
-        temporary = write_access_hash_file(path, text)
-        try:
-            await ctx.store.set_access_hash_digest(user, digest(text), int(ctx.clock.now()))
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        os.replace(temporary, path)
-        ctx.runtime.accounting.record("ACCESSHASH_GENERATE", ctx.identity.user, user)
+        text = await ctx.runtime.credential_changes().generate_access_hash(
+            actor=ctx.identity.user, user=user, path=path
+        )
     else:
         text = read_access_hash_file(path) or ""
         stored = await ctx.store.get_access_hash_digest(user)

@@ -6,7 +6,8 @@ does not exist and one owned by someone else give the same 403, except to root, 
 that the account does not exist (no enumeration, as `managed_account`).
 
 Enrolling, changing or removing a user's second factor ends that user's other sessions with
-`kill` (w§9, TF-9); the caller's own session stays.
+`kill` (w§9, TF-9); the caller's own session stays. The core use cases
+(core.credential_changes) do that and write the accounting record.
 """
 
 from __future__ import annotations
@@ -16,32 +17,14 @@ from typing import Any
 from panelauth.api.context import CallContext
 from panelauth.api.registry import Registry
 from panelauth.api.whm.accounts import managed_account
-from panelauth.core.credential_changes import KILL
 from panelauth.core.models import Account
-from panelauth.core.totp import generate_secret, validate_issuer
+from panelauth.core.totp import validate_issuer
 from panelauth.core.two_factor import SYSTEM_ISSUER_KEY
 from panelauth.errors import FunctionFailed, InvalidArgument, PermissionDenied
 from panelauth.protocol.params import Params
 
 registry = Registry()
 OTHERS_ACL = "create-acct"  # cPanel requires it for a reseller's two-factor administration
-POLICY_DISABLED = "Two-factor authentication is disabled on this server."
-
-
-async def require_policy(ctx: CallContext) -> None:
-    """Two-factor is neither offered nor enforced while root has switched it off (w§13.3)."""
-    if not await ctx.runtime.two_factor.policy_enabled():
-        raise FunctionFailed(POLICY_DISABLED)
-
-
-async def purge_other_sessions(ctx: CallContext, user: str) -> int:
-    """End the sessions of the two-factor identity `user`, except the caller's own (w§9).
-
-    Only that identity: the account's mailboxes have second factors of their own.
-    """
-    return await ctx.runtime.sessions.purge_identity(
-        user, KILL, keep=ctx.identity.session_id, address=ctx.client_address
-    )
 
 
 def _require_others_acl(ctx: CallContext) -> None:
@@ -75,35 +58,38 @@ async def twofactorauth_policy_status(ctx: CallContext, args: Params) -> dict[st
 
 @registry.whm1("twofactorauth_enable_policy", acl="all")
 async def twofactorauth_enable_policy(ctx: CallContext, args: Params) -> None:
-    await ctx.runtime.two_factor.set_policy(True)
-    ctx.runtime.accounting.record("TWOFACTORAUTH_POLICY", ctx.identity.user, "enabled")
+    await ctx.runtime.credential_changes().set_two_factor_policy(
+        actor=ctx.identity.user, enabled=True
+    )
 
 
 @registry.whm1("twofactorauth_disable_policy", acl="all")
 async def twofactorauth_disable_policy(ctx: CallContext, args: Params) -> None:
-    await ctx.runtime.two_factor.set_policy(False)
-    ctx.runtime.accounting.record("TWOFACTORAUTH_POLICY", ctx.identity.user, "disabled")
+    await ctx.runtime.credential_changes().set_two_factor_policy(
+        actor=ctx.identity.user, enabled=False
+    )
 
 
 @registry.whm1("twofactorauth_generate_tfa_config")
 async def twofactorauth_generate_tfa_config(ctx: CallContext, args: Params) -> dict[str, str]:
     """A fresh secret and its otpauth URI; nothing is stored or enabled (w§13.3)."""
     user, account = await _target(ctx, args.get("user", ""))
-    await require_policy(ctx)
-    secret = generate_secret()
-    uri = await ctx.runtime.two_factor.uri(account, user, secret)
-    return {"secret": secret, "otpauth_str": uri}
+    new = await ctx.runtime.credential_changes().new_two_factor_secret(user, account)
+    return {"secret": new.secret, "otpauth_str": new.otpauth_uri}
 
 
 @registry.whm1("twofactorauth_set_tfa_config")
 async def twofactorauth_set_tfa_config(ctx: CallContext, args: Params) -> dict[str, int]:
     """Enable two-factor with a secret proven by a current code, which is then spent (TF-9)."""
     user, _ = await _target(ctx, args.get("user", ""))
-    await require_policy(ctx)
-    secret, code = args.require("secret"), args.require("tfa_token")
-    await ctx.runtime.two_factor.enrol(user, secret, code, address=ctx.client_address)
-    await purge_other_sessions(ctx, user)
-    ctx.runtime.accounting.record("TWOFACTORAUTH_SET", ctx.identity.user, user)
+    await ctx.runtime.credential_changes().enrol_two_factor(
+        user,
+        args.require("secret"),
+        args.require("tfa_token"),
+        actor=ctx.identity.user,
+        keep=ctx.identity.session_id,
+        address=ctx.client_address,
+    )
     return {"success": 1}
 
 
@@ -153,11 +139,10 @@ async def twofactorauth_set_issuer(ctx: CallContext, args: Params) -> None:
     """Root names the system-wide issuer; a reseller the one of itself and its accounts."""
     issuer = validate_issuer(args.require("issuer"))
     _require_others_acl(ctx)  # the issuer shows in other users' authenticator apps
-    if ctx.identity.is_root:
-        await ctx.store.set_setting(SYSTEM_ISSUER_KEY, issuer)
-    else:
-        await ctx.store.set_issuer(ctx.identity.user, issuer)
-    ctx.runtime.accounting.record("TWOFACTORAUTH_ISSUER", ctx.identity.user, issuer)
+    owner = None if ctx.identity.is_root else ctx.identity.user
+    await ctx.runtime.credential_changes().set_two_factor_issuer(
+        actor=ctx.identity.user, owner=owner, issuer=issuer
+    )
 
 
 @registry.whm1("twofactorauth_get_issuer")
