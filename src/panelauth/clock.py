@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,49 +167,49 @@ class EffectiveClock:
     ) -> None:
         self._wall, self._monotonic, self._mark = wall, monotonic, mark
         self.wall: Clock = _SourceClock(wall)
-        self._lock = threading.Lock()
         reading = monotonic()
         effective = wall()
         if mark is not None and (stored := mark.read()) is not None:
             effective = max(effective, stored.carried(reading, mark.boot))
-        self._effective, self._anchor = effective, reading
+        # (effective time, monotonic reading it was taken at), replaced whole: the loop thread
+        # and the checkpoint thread share it without a lock (a lost update only delays the
+        # adoption of another worker's time to the next checkpoint; it never goes back)
+        self._state = (effective, reading)
         self._read_since_checkpoint = True  # so the first checkpoint writes the file
         self._warned = False
 
     def now(self) -> float:
-        with self._lock:
-            self._read_since_checkpoint = True
-            return self._advance()
+        self._read_since_checkpoint = True
+        return self._advance()[0]
 
-    def _advance(self) -> float:
-        """Move the effective time to this moment (hold the lock)."""
+    def _advance(self) -> tuple[float, float]:
+        """Move the effective time to this moment: (effective time, monotonic reading)."""
         wall, reading = self._wall(), self._monotonic()
-        carried = self._effective + max(0.0, reading - self._anchor)
-        self._effective, self._anchor = max(wall, carried), reading
-        return self._effective
+        effective, anchor = self._state
+        carried = effective + (reading - anchor if reading > anchor else 0.0)
+        state = self._state = (wall if wall > carried else carried, reading)
+        return state
 
     def behind(self) -> float:
         """How far the wall clock is behind the effective time, in seconds (0 when not)."""
-        with self._lock:
-            return max(0.0, self._advance() - self._wall())
+        return max(0.0, self._advance()[0] - self._wall())
 
     def checkpoint(self, *, force: bool = False) -> None:
         """Merge with the high-water mark, if read since the last checkpoint (or `force`)."""
         if self._mark is None or not (force or self._read_since_checkpoint):
             return
-        with self._lock:
-            self._read_since_checkpoint = False
-            effective, reading = self._advance(), self._anchor
+        self._read_since_checkpoint = False
+        effective, reading = self._advance()
         try:
-            best = self._mark.merge(effective, reading)  # file I/O outside the lock
+            best = self._mark.merge(effective, reading)  # file I/O
         except OSError:
             self._read_since_checkpoint = True  # the next checkpoint tries again
             raise
-        with self._lock:
-            # another worker may have written a later time: carry it to this moment, adopt it
-            current = self._advance()
-            adopted = best + max(0.0, self._anchor - reading)
-            self._effective = max(current, adopted)
+        # another worker may have written a later time: carry it to this moment, adopt it
+        current, now_reading = self._advance()
+        adopted = best + max(0.0, now_reading - reading)
+        if adopted > current:
+            self._state = (adopted, now_reading)
         self._warn_when_behind()
 
     def _warn_when_behind(self) -> None:

@@ -367,6 +367,28 @@ async def test_a_cached_lookup_costs_one_data_version_check(store: SqliteStore) 
     assert len(selects) == 1  # bob came from the cache; ghost's absence was read once
 
 
+async def test_a_marked_request_checks_the_change_signal_once(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    await store.insert_account(BOB)
+    assert await store.get_account("bob") == BOB
+    statements = traced(store)
+    for _ in range(3):
+        store.begin_request()
+        assert await store.get_account("bob") == BOB
+        assert await store.get_account("ghost") is None
+    assert statements.count("PRAGMA data_version") == 3  # one check per request
+    # a commit by another connection before a request begins is seen by that request
+    cli = raw(tmp_path / "panelauth.db")
+    try:
+        cli.execute("UPDATE accounts SET suspended = 1 WHERE user = 'bob'")
+    finally:
+        cli.close()
+    store.begin_request()
+    suspended = await store.get_account("bob")
+    assert suspended is not None and suspended.suspended
+
+
 async def test_a_commit_by_another_connection_drops_the_cache(
     store: SqliteStore, tmp_path: Path
 ) -> None:

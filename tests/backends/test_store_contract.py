@@ -826,18 +826,32 @@ CHANGES: list[tuple[str, Change, Check]] = [
 ]
 
 
+@pytest.mark.parametrize("requests", ["unmarked", "marked"])
 @pytest.mark.parametrize("writer", ["this worker", "another worker"])
 @pytest.mark.parametrize(("name", "change", "check"), CHANGES, ids=[c[0] for c in CHANGES])
 async def test_a_committed_write_is_seen_at_the_next_read(
-    store: Store, other_worker: Store, writer: str, name: str, change: Change, check: Check
+    store: Store,
+    other_worker: Store,
+    requests: str,
+    writer: str,
+    name: str,
+    change: Change,
+    check: Check,
 ) -> None:
+    """`marked`: like the server, each read is a request that begins with begin_request()."""
+
+    async def read(reader: Store) -> bool:
+        if requests == "marked":
+            reader.begin_request()
+        return await check(reader)
+
     await store.insert_account(account("bob"))
     await store.insert_token(token("bob", "one"))
     await store.insert_session(session("bob:AAAAAAAAAAAAAAAA"))
     await store.insert_session(session("bob:BBBBBBBBBBBBBBBB", state=SessionState.UNUSED))
     for reader in (store, other_worker):  # both workers hold the old records (and absences)
-        assert not await check(reader)
-        assert not await check(reader)
+        assert not await read(reader)
+        assert not await read(reader)
     await change(store if writer == "this worker" else other_worker)
-    assert await check(store)
-    assert await check(other_worker)
+    assert await read(store)
+    assert await read(other_worker)

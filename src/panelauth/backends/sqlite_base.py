@@ -10,10 +10,12 @@ sqlite_migrations/ (`panelauth migrate`, also run by `init` and `serve`).
 
 The change signal (core/stores.py): accounts, tokens (by digest) and sessions are served from
 a bounded per-worker cache (sqlite_cache.py). Before a cached read, `PRAGMA data_version` tells
-whether another connection committed since the last look (one check per lookup, ≈ 3.5 µs
-against ≈ 8-12 µs for the read it saves: docs/benchmarks.md); if so, every cached record is
-dropped. This connection's own writes go through `_write()`, which drops every cached record
-unless the method says `flush=False` after evicting exactly what it changes.
+whether another connection committed since the last look; if so, every cached record is
+dropped. The server marks each request with `begin_request()`, so the check runs once per
+request (≈ 3.5 µs idle, far more under load: docs/benchmarks.md); a store nobody marks (the
+CLI, tests) checks before every cached lookup. This connection's own writes go through
+`_write()`, which drops every cached record unless the method says `flush=False` after
+evicting exactly what it changes.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ class SqliteBase:
         self._session_cache: RecordCache[str, Session | None] = RecordCache(cache_entries)
         self._caching = cache_entries > 0
         self._data_version = -1
+        # request boundaries (begin_request): once a caller marks them, the change signal is
+        # read once per request instead of once per lookup
+        self._per_request = False
+        self._checked = False
         timeout_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else max(0, int(busy_timeout_ms))
         try:
             self._db = _connect(location, create=create, timeout_ms=timeout_ms)
@@ -132,10 +138,15 @@ class SqliteBase:
 
     # -- the change signal ------------------------------------------------------------------
 
+    def begin_request(self) -> None:
+        """A request starts: its first cached read checks the change signal (core/stores.py)."""
+        self._per_request = True
+        self._checked = False
+
     def _fresh(self) -> None:
         """Before a cached read: drop every cached record if another connection committed."""
-        if not self._caching:
-            return  # nothing cached, nothing to check: each read goes to the database
+        if not self._caching or self._checked:
+            return  # nothing cached, or already checked since this request began
         try:
             version = self._db.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error as error:
@@ -143,6 +154,7 @@ class SqliteBase:
         if version != self._data_version:
             self._flush()
             self._data_version = version
+        self._checked = self._per_request
 
     def _flush(self) -> None:
         self._account_cache.clear()

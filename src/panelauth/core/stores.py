@@ -15,8 +15,11 @@ The change signal: a backend may serve reads from a per-worker cache (the store 
 the gateway or core), but its cached reads must see every committed write of any worker, CLI
 or node at the next request: revocation, suspension, a password change (credential_version)
 and an ACL change take effect on the next request everywhere. Each backend names the signal it
-checks before serving from its cache, at most once per lookup, and evicts what its own writes
-change. SQLite: `PRAGMA data_version` (it changes when another connection commits);
+checks before serving from its cache and evicts what its own writes change. The server calls
+`begin_request()` (RequestBoundary) when a request starts: the first cached read of that request
+checks the signal, later reads of the same request need not (a request sees the writes
+committed before it began); a store whose caller never marks requests checks at every lookup.
+SQLite: `PRAGMA data_version` (it changes when another connection commits);
 PostgreSQL and Redis will provide theirs (e.g. LISTEN/NOTIFY, a keyspace notification or a
 change counter) when they are written. The contract suite (tests/backends) checks it with two
 stores on one database.
@@ -207,6 +210,14 @@ class SettingStore(Protocol):
         ...
 
 
+class RequestBoundary(Protocol):
+    """For the server: where a request begins, so a cache checks the change signal once."""
+
+    def begin_request(self) -> None:
+        """A request starts: its cached reads see every write committed before this call."""
+        ...
+
+
 class StoreLifecycle(Protocol):
     """Schema and closing, for whoever opens a store (backends.open_store, the migrate step)."""
 
@@ -231,6 +242,7 @@ class Store(
     SessionStore,
     TwoFactorStore,
     SettingStore,
+    RequestBoundary,
     StoreLifecycle,
     Protocol,
 ):

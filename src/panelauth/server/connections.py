@@ -7,9 +7,10 @@ connection a `GuardedRequestHandler`, aiohttp's protocol with three additions, a
 its public methods (`connection_made`, `connection_lost`, `finish_response`) and the request
 handler it calls:
 
-* **Head deadline.** A timer is armed whenever the connection is ready for a request: when it
-  opens (after the TLS handshake) and when a response has been written. It is cancelled when a
-  complete head has reached the handler. When it fires the connection is closed without an
+* **Head deadline.** A connection records when it became ready for a request: when it opens
+  (after the TLS handshake) and when a response has been written; a complete head reaching the
+  handler clears it. A sweep of the server's connections (no timer per request: the hot path
+  pays two attribute writes) closes those that waited longer than the deadline, without an
   answer: a 408 on a keep-alive connection could be read as the answer to a request the client
   is just sending (RFC 9112 §9.5 lets a server close an idle connection at any time). So
   `request_head_timeout` is also the idle limit of keep-alive connections, and a partial head
@@ -31,7 +32,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -103,14 +104,13 @@ class ConnectionLimits:
 class GuardedRequestHandler(CalmRequestHandler):
     """aiohttp's connection protocol with a head deadline and connection limits."""
 
-    def __init__(
-        self, manager: web.Server, *, limits: ConnectionLimits, head_timeout: float, **kwargs: Any
-    ) -> None:
+    def __init__(self, manager: GuardedServer, *, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
+        self._guard = manager
         self._limits = limits
-        self._head_timeout = head_timeout
-        self._head_timer: asyncio.TimerHandle | None = None
         self._counted_address: str | None = None
+        # when the connection became ready for a request head; None while a request is served
+        self.waiting_since: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         address = _peer_address(transport)
@@ -119,16 +119,18 @@ class GuardedRequestHandler(CalmRequestHandler):
             return
         self._counted_address = address
         super().connection_made(transport)
-        self.await_head()
+        self.waiting_since = self._loop.time()
+        self._guard.watch(self)
 
     def data_received(self, data: bytes) -> None:
         if self._counted_address is not None:  # a refused TLS connection may still deliver
             super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self.head_received()
+        self.waiting_since = None
         if self._counted_address is None:
             return  # a refused connection: aiohttp never saw it
+        self._guard.unwatch(self)
         self._limits.release(self._counted_address)
         self._counted_address = None
         super().connection_lost(exc)
@@ -144,27 +146,22 @@ class GuardedRequestHandler(CalmRequestHandler):
             # the body is still arriving: close now rather than linger reading it
             self.force_close()
         else:
-            self.await_head()
+            self.waiting_since = self._loop.time()  # ready for the next head
         return result
 
-    def await_head(self) -> None:
-        """Start the head deadline: the connection is ready for a request."""
-        self.head_received()
-        self._head_timer = self._loop.call_later(self._head_timeout, self._head_timed_out)
-
-    def head_received(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        log.debug("no request head within %s s from %s", self._head_timeout, self.peername)
+    def head_timed_out(self) -> None:
+        self.waiting_since = None
+        log.debug("no request head in time from %s", self.peername)
         self.force_close()
 
 
 class GuardedServer(CalmServer):
-    """A CalmServer whose connections are GuardedRequestHandlers sharing one ConnectionLimits."""
+    """A CalmServer whose connections are GuardedRequestHandlers sharing one ConnectionLimits.
+
+    The head deadline costs a request two attribute writes, not a timer: one periodic sweep per
+    server, running only while connections are open, closes every connection that has waited
+    for a head longer than `head_timeout` (so a deadline fires up to a quarter of it late).
+    """
 
     def __init__(
         self, handler: _Handler, *, limits: ConnectionLimits, head_timeout: float, **kwargs: Any
@@ -172,15 +169,29 @@ class GuardedServer(CalmServer):
         super().__init__(_stopping_head_deadline(handler), **kwargs)
         self._limits = limits
         self._head_timeout = head_timeout
+        self._sweep_interval = min(1.0, max(0.05, head_timeout / 4))
+        self._watched: set[GuardedRequestHandler] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def __call__(self) -> RequestHandler:
-        return GuardedRequestHandler(
-            self,
-            limits=self._limits,
-            head_timeout=self._head_timeout,
-            loop=self._loop,
-            **self._kwargs,
-        )
+        return GuardedRequestHandler(self, limits=self._limits, loop=self._loop, **self._kwargs)
+
+    def watch(self, connection: GuardedRequestHandler) -> None:
+        self._watched.add(connection)
+        if self._sweeper is None:
+            self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
+
+    def unwatch(self, connection: GuardedRequestHandler) -> None:
+        self._watched.discard(connection)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        deadline = self._loop.time() - self._head_timeout
+        for connection in [c for c in self._watched if c.waiting_since is not None]:
+            if connection.waiting_since is not None and connection.waiting_since <= deadline:
+                connection.head_timed_out()
+        if self._watched:
+            self._sweeper = self._loop.call_later(self._sweep_interval, self._sweep)
 
 
 class GuardedSockSite(web.SockSite):
@@ -212,11 +223,10 @@ class GuardedSockSite(web.SockSite):
 
 
 def _stopping_head_deadline(handler: _Handler) -> _Handler:
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        protocol = request.protocol
-        if isinstance(protocol, GuardedRequestHandler):
-            protocol.head_received()
-        return await handler(request)
+    def handle(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
+        # a whole head has arrived: the deadline stops until the answer is written
+        cast(GuardedRequestHandler, request.protocol).waiting_since = None
+        return handler(request)
 
     return handle
 

@@ -109,6 +109,7 @@ class Gateway:
         identity: Identity | None = None
         facts: RequestFacts | None = None
         address = self._client_address(request)
+        self.state.runtime.store.begin_request()  # cached reads see every write committed by now
         try:
             facts = RequestFacts(request, self.listener, address, self.state.settings)
             response, identity = await self._handle(request, facts)
