@@ -89,7 +89,12 @@ async def main(number: int, repeat: int) -> None:
     audit_log = JsonLinesLog.__new__(JsonLinesLog)
     audit_log._file = sink  # type: ignore[assignment]
     audit = AuditLog(audit_log, clock)
-    measure("AccessLog.write (to a sink)", lambda: access.write(**ACCESS), number, repeat)  # type: ignore[arg-type]
+    measure(
+        "AccessLog.write (to a sink)",
+        lambda: access.write(at=clock.now(), **ACCESS),  # type: ignore[arg-type]
+        number,
+        repeat,
+    )
     measure(
         "LoginLog.success (to a sink)",
         lambda: login.success(address="203.0.113.7", user="root", service=Service.WHM),
@@ -118,7 +123,7 @@ async def main(number: int, repeat: int) -> None:
         audit = AuditLog(audit_file, clock)
 
         def request() -> None:
-            access.write(**ACCESS)  # type: ignore[arg-type]
+            access.write(at=clock.now(), **ACCESS)  # type: ignore[arg-type]
             login.success(address="203.0.113.7", user="root", service=Service.WHM)
             audit.write(**AUDIT)
 

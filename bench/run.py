@@ -136,10 +136,10 @@ class Target:
 
 CASE_ORDER = ("hello", "basic_version", "token_version", "session_uapi")
 TARGETS = (
-    Target("token_version", "rps", 0.80, "issue 3"),
-    Target("token_version", "p99", 2.0, "issue 3"),
-    Target("session_uapi", "rps", 0.70, "issue 4"),
-    Target("basic_version", "rps", 0.65, "perf study T3, reference", binding=False),
+    Target("token_version", "rps", 0.45, "issue 9"),
+    Target("token_version", "p99", 2.5, "issue 9"),
+    Target("session_uapi", "rps", 0.40, "issue 9"),
+    Target("basic_version", "rps", 0.40, "issue 9"),
 )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
+from panelauth.core import token_auth
 from panelauth.core.accounts import Accounts
 from panelauth.core.authentication import AuthAttempt
 from panelauth.core.models import Account, CredentialKind, Identity, IdentityKind
@@ -296,3 +297,46 @@ async def test_password_and_cpanel_token_identities_are_never_restricted_tokens(
     await add_token(store, "bob", TokenKind.CPANEL)
     identity = await authenticator.authenticate(header(Scheme.CPANEL, "bob"))
     assert identity is not None and not identity.restricted_token
+
+
+async def test_an_identity_is_decided_once_per_pair_of_records(
+    authenticator: TokenAuthenticator, store: SqliteStore, accounts: Accounts, reseller: Account
+) -> None:
+    await add_token(store, "res", TokenKind.WHM, acls=frozenset({"list-accts", "create-acct"}))
+    first = await authenticator.authenticate(header(Scheme.WHM, "res"))
+    store.begin_request()
+    assert await authenticator.authenticate(header(Scheme.WHM, "res")) is first  # memoised
+    # a changed owner is a new record: never answered from the memo
+    await accounts.set_acls("res", frozenset({"list-accts", "passwd"}))
+    store.begin_request()
+    changed = await authenticator.authenticate(header(Scheme.WHM, "res"))
+    assert changed is not None and changed.acls == frozenset({"list-accts"})
+    await store.set_suspended("res", True, "unpaid")
+    store.begin_request()
+    failure = await refusal(authenticator, header(Scheme.WHM, "res"))
+    assert failure.detail == "account suspended"
+
+
+async def test_the_identity_memo_is_bounded(
+    authenticator: TokenAuthenticator,
+    store: SqliteStore,
+    reseller: Account,
+    root: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(token_auth, "IDENTITY_MEMO_ENTRIES", 2)
+    for number in range(3):
+        token = ApiToken("root", TokenKind.WHM, f"t{number}", digest(f"{SECRET}{number}"), 0)
+        await store.insert_token(token)
+        assert await authenticator.authenticate(header(Scheme.WHM, "root", f"{SECRET}{number}"))
+        assert len(authenticator._identities) <= 2
+    assert len(authenticator._identities) == 1  # cleared when full, then the new pair added
+
+
+async def test_a_token_is_refused_outside_its_whitelist(
+    authenticator: TokenAuthenticator, store: SqliteStore, bob: Account
+) -> None:
+    token = ApiToken("bob", TokenKind.CPANEL, "t", digest(SECRET), 0, whitelist_ips=("10.0.0.0/8",))
+    await store.insert_token(token)
+    failure = await refusal(authenticator, header(Scheme.CPANEL, "bob"))
+    assert failure.detail == "api token not allowed from this address"

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from panelauth.protocol import logformat
 from panelauth.protocol.logformat import (
     MAX_REQUEST_LINE_LOGGED,
     REDACTED_PARAMETERS,
@@ -365,3 +366,16 @@ def test_accounting_line_keeps_one_field_per_value(fields: list[str]) -> None:
     line = accounting_line(at=AT, action="REMOVE", fields=fields)
     assert "\n" not in line
     assert len(line.split(":")) == 4 + len(fields)  # the time itself holds two colons
+
+
+def test_request_lines_are_memoised_in_a_bounded_memo_that_keeps_no_secret() -> None:
+    memo = logformat._request_lines
+    memo.clear()
+    assert request_line("GET", "/x?a=1", "HTTP/1.1") == "GET /x?a=1 HTTP/1.1"
+    assert ("GET", "/x?a=1", "HTTP/1.1") in memo
+    assert request_line("GET", "/x?a=1", "HTTP/1.1") is memo[("GET", "/x?a=1", "HTTP/1.1")]
+    assert request_line("GET", "/x?pass=s", "HTTP/1.1") == "GET /x?pass=*** HTTP/1.1"
+    assert not any("pass=s" in target for _, target, _ in memo)  # a secret is never kept
+    for number in range(1100):  # attacker-chosen targets cannot grow it without bound
+        request_line("GET", f"/p{number}", "HTTP/1.1")
+    assert len(memo) <= logformat.REQUEST_LINE_MEMO_ENTRIES

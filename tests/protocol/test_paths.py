@@ -158,3 +158,15 @@ def test_security_token_is_split_off_whatever_follows(segments: list[str], digit
     assert parsed.security_token == f"/cpsess{digits}"
     assert SECURITY_TOKEN.match(parsed.security_token)
     assert parsed.segments == tuple(segments)
+
+
+def test_parsed_paths_are_memoised_in_a_bounded_memo() -> None:
+    parse_path.cache_clear()
+    assert parse_path("/json-api/version") is parse_path("/json-api/version")
+    for number in range(1100):  # attacker-chosen paths cannot grow it without bound
+        parse_path(f"/p{number}")
+    assert parse_path.cache_info().currsize == 1024
+    with pytest.raises(BadPath):
+        parse_path("/a%ff")
+    with pytest.raises(BadPath):  # a refused path is refused again, not remembered as served
+        parse_path("/a%ff")

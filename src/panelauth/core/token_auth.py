@@ -14,7 +14,7 @@ from panelauth.core.authentication import AuthFacts
 from panelauth.core.identities import Refusal, decide_identity
 from panelauth.core.models import ROOT, Account, CredentialKind, Identity
 from panelauth.core.stores import AccountStore, TokenStore
-from panelauth.core.tokens import TokenKind, digest, effective_acls, restricts
+from panelauth.core.tokens import ApiToken, TokenKind, digest, effective_acls, restricts
 from panelauth.errors import AuthenticationFailed
 from panelauth.protocol.authorization import HeaderSecretCredentials, Scheme
 from panelauth.protocol.services import Service
@@ -24,11 +24,23 @@ class TokenAuthStore(AccountStore, TokenStore, Protocol):
     pass
 
 
+IDENTITY_MEMO_ENTRIES = 1024
+_ALL = frozenset({"all"})
+
+# what `_identity` decided for a (token, owner) pair, with the two records it was decided from
+_Decided = tuple[ApiToken, Account | None, Identity | Refusal]
+
+
 class TokenAuthenticator:
     def __init__(self, store: TokenAuthStore, clock: Clock, *, access_hash_enabled: bool) -> None:
         self._store = store
         self._clock = clock
         self._access_hash_enabled = access_hash_enabled
+        # the identity a (token record, owner record) pair gives, decided once: the records are
+        # immutable and the store hands out the same objects until a change replaces them, so a
+        # changed record is a new key; an entry holds its records, so their ids are not reused
+        # while it lives. Keyed by id (hashing a record hashes every field); bounded.
+        self._identities: dict[tuple[int, int], _Decided] = {}
 
     async def authenticate(self, attempt: AuthFacts) -> Identity | None:
         credentials = attempt.credentials
@@ -54,22 +66,23 @@ class TokenAuthenticator:
             raise AuthenticationFailed("api token expired", claimed_user=user)
         if not token.allows_address(attempt.client_address):
             raise AuthenticationFailed("api token not allowed from this address", claimed_user=user)
-        # 6. the owner's identity on this service, not suspended (TK-7); a former reseller's
-        # WHM tokens stop working together with its WHM rights. 7. Rights: the token's ACLs
-        # within the owner's current ACLs (TK-4); a narrower WHM token needs more ACLs to reach
-        # cPanel functions through WHM (w§16.7)
-        owner_acls = _owner_acls(owner)
-        identity = decide_identity(
-            owner,
-            service,
-            CredentialKind.API_TOKEN,
-            acls=effective_acls(owner_acls, token.acls) if kind is TokenKind.WHM else None,
-            restricted_token=kind is TokenKind.WHM and restricts(owner_acls, token.acls),
-        )
+        # 6. the owner's identity on this service, not suspended (TK-7), and its rights
+        identity = self._identity(token, owner)
         if identity is Refusal.SUSPENDED:
             raise AuthenticationFailed("account suspended", claimed_user=user)
         if identity is Refusal.NOT_HERE:
             raise AuthenticationFailed("api token incorrect", claimed_user=user)
+        return identity
+
+    def _identity(self, token: ApiToken, owner: Account | None) -> Identity | Refusal:
+        key = (id(token), id(owner))
+        decided = self._identities.get(key)
+        if decided is not None:
+            return decided[2]
+        identity = _token_identity(token, owner)
+        if len(self._identities) >= IDENTITY_MEMO_ENTRIES:
+            self._identities.clear()
+        self._identities[key] = (token, owner, identity)
         return identity
 
     async def _access_hash(self, owner: Account | None, secret_digest: str) -> Identity:
@@ -83,7 +96,23 @@ class TokenAuthenticator:
         return identity
 
 
+def _token_identity(token: ApiToken, owner: Account | None) -> Identity | Refusal:
+    """The owner's identity on the token's service (TK-7); a former reseller's WHM tokens stop
+    working together with its WHM rights. Rights: the token's ACLs within the owner's current
+    ACLs (TK-4); a narrower WHM token needs more ACLs to reach cPanel functions through WHM
+    (w§16.7)."""
+    whm = token.kind is TokenKind.WHM
+    owner_acls = _owner_acls(owner)
+    return decide_identity(
+        owner,
+        Service.WHM if whm else Service.CPANEL,
+        CredentialKind.API_TOKEN,
+        acls=effective_acls(owner_acls, token.acls) if whm else None,
+        restricted_token=whm and restricts(owner_acls, token.acls),
+    )
+
+
 def _owner_acls(owner: Account | None) -> frozenset[str]:
     if owner is None:
         return frozenset()
-    return frozenset({"all"}) if owner.is_root else owner.acls
+    return _ALL if owner.is_root else owner.acls

@@ -88,9 +88,24 @@ def _user_field(user: str) -> str:
     return escape(user).replace(" ", "\\x20") if user else "-"
 
 
+# the same request is logged again and again: each distinct line is built once, but a target
+# that carries a secret is never kept (the memo would hold it in memory), nor are more than
+# REQUEST_LINE_MEMO_ENTRIES lines (attacker-chosen targets)
+REQUEST_LINE_MEMO_ENTRIES = 1024
+_request_lines: dict[tuple[str, str, str], str] = {}
+
+
 def request_line(method: str, target: str, version: str) -> str:
-    line = f"{method} {redact_target(target)} {version}"
-    return line[:MAX_REQUEST_LINE_LOGGED]
+    key = (method, target, version)
+    line = _request_lines.get(key)
+    if line is None:
+        redacted = redact_target(target)
+        line = f"{method} {redacted} {version}"[:MAX_REQUEST_LINE_LOGGED]
+        if redacted is target:  # nothing redacted: nothing secret to keep
+            if len(_request_lines) >= REQUEST_LINE_MEMO_ENTRIES:
+                _request_lines.clear()
+            _request_lines[key] = line
+    return line
 
 
 @lru_cache(maxsize=8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 _CPSESS_SEGMENT = re.compile(r"^cpsess[A-Za-z0-9_]*$")
@@ -28,6 +29,8 @@ class RequestPath:
 _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)+/?")
 
 
+# a client repeats its paths: each distinct one is parsed once (a path that fails is not kept)
+@lru_cache(maxsize=1024)
 def parse_path(raw_path: str) -> RequestPath:
     """Split, remove dot-segments (RFC 3986 §5.2.4), decode each segment once (w§1.6)."""
     if _PLAIN_PATH.fullmatch(raw_path):

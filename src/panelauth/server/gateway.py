@@ -103,16 +103,19 @@ class Gateway:
         self.listener = listener
         self.service = listener.service
         self.state = state
+        self.clock = state.runtime.clock
         self.browser = Browser(listener, state)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         identity: Identity | None = None
         facts: RequestFacts | None = None
+        # one reading of the clock stamps every line this request logs here
+        at = self.clock.now()
         address = self._client_address(request)
         self.state.runtime.store.begin_request()  # cached reads see every write committed by now
         try:
             facts = RequestFacts(request, self.listener, address, self.state.settings)
-            response, identity = await self._handle(request, facts)
+            response, identity = await self._handle(request, facts, at)
         except BadPath:
             response = responses.text_response(400, "Bad Request")
         except Exception as error:
@@ -122,11 +125,11 @@ class Gateway:
                 return responses.text_response(400, "Bad Request")  # never written
             log.exception("unhandled error on %s %s", request.method, self.listener.port)
             response = responses.text_response(500, "Internal Server Error")
-        self._log_access(request, facts, response, identity, address)
+        self._log_access(request, facts, response, identity, address, at)
         return response
 
     async def _handle(
-        self, request: web.BaseRequest, facts: RequestFacts
+        self, request: web.BaseRequest, facts: RequestFacts, at: float
     ) -> tuple[web.StreamResponse, Identity | None]:
         target = classify(facts.path.segments)
         route = target.route
@@ -147,7 +150,7 @@ class Gateway:
                 api2 = api2 and params.get("cpanel_jsonapi_apiversion", "2") == "2"
                 check_token_scope(identity, uapi_or_api2=api2)
             # 4. every check passed: only now is the login recorded (CV-10)
-            self._logged_in(identity, facts)
+            self._logged_in(identity, facts, at)
             # 5. routing, authorisation and the function (api/dispatch)
             outcome, endpoint = await self._call(target, identity, params, facts.address)
         except PanelauthError as error:
@@ -287,12 +290,13 @@ class Gateway:
 
     # -- logs ------------------------------------------------------------------------------
 
-    def _logged_in(self, identity: Identity, facts: RequestFacts) -> None:
+    def _logged_in(self, identity: Identity, facts: RequestFacts, at: float) -> None:
         """A header credential passed every check (CV-10); a session logged in long ago."""
         if facts.credentials is None:
             return
         state, service, address = self.state, self.service, facts.address
-        state.audit.write(
+        state.audit.write_at(
+            at,
             event="auth",
             outcome="success",
             user=identity.user,
@@ -301,7 +305,7 @@ class Gateway:
             address=address,
         )
         if self.state.settings.log_successful_logins:
-            state.login_log.success(address=address, user=identity.user, service=service)
+            state.login_log.success(address=address, user=identity.user, service=service, at=at)
 
     def _refused(self, error: PanelauthError, facts: RequestFacts) -> None:
         """Failed credentials go to login_log and the audit log (LG-2); SSL refusals to audit."""
@@ -344,6 +348,7 @@ class Gateway:
         response: web.StreamResponse,
         identity: Identity | None,
         address: str,
+        at: float,
     ) -> None:
         if facts is not None:
             line, user_agent = facts.request_line, facts.user_agent
@@ -352,6 +357,7 @@ class Gateway:
             line = request_line(request.method, request.raw_path, version)
             user_agent = request.headers.get("User-Agent")
         self.state.access_log.write(
+            at=at,
             address=address,
             user=identity.user if identity else None,
             request=line,
