@@ -792,7 +792,25 @@ async def _new_session_found(s: Store) -> bool:
     return await s.get_session("bob:CCCCCCCCCCCCCCCC") is not None
 
 
+async def _bob_enrolled(s: Store) -> bool:
+    return await s.get_tfa_secret("bob") is not None
+
+
+async def _mailbox_user_unenrolled(s: Store) -> bool:
+    return await s.get_tfa_secret("info@bob.example") is None
+
+
 CHANGES: list[tuple[str, Change, Check]] = [
+    (
+        "two-factor enrolment",
+        lambda s: s.set_tfa_secret("bob", b"sealed", step=7, address="192.0.2.1", now=1.0),
+        _bob_enrolled,
+    ),
+    (
+        "two-factor removal",
+        lambda s: s.delete_tfa_secret("info@bob.example"),
+        _mailbox_user_unenrolled,
+    ),
     ("suspension", lambda s: s.set_suspended("bob", True, "abuse"), _bob_suspended),
     ("password change", lambda s: s.set_password_hash("bob", "$x", rotate=True), _bob_rotated),
     (
@@ -849,6 +867,7 @@ async def test_a_committed_write_is_seen_at_the_next_read(
     await store.insert_token(token("bob", "one"))
     await store.insert_session(session("bob:AAAAAAAAAAAAAAAA"))
     await store.insert_session(session("bob:BBBBBBBBBBBBBBBB", state=SessionState.UNUSED))
+    await store.set_tfa_secret("info@bob.example", b"sealed", step=1, address="192.0.2.1", now=0)
     for reader in (store, other_worker):  # both workers hold the old records (and absences)
         assert not await read(reader)
         assert not await read(reader)

@@ -86,6 +86,8 @@ class SqliteBase:
         self._account_cache: RecordCache[str, Account | None] = RecordCache(cache_entries)
         self._token_cache: RecordCache[TokenKey, ApiToken | None] = RecordCache(cache_entries)
         self._session_cache: RecordCache[str, Session | None] = RecordCache(cache_entries)
+        # sealed two-factor secrets by user: asked on every Basic request (is the user enrolled?)
+        self._tfa_cache: RecordCache[str, bytes | None] = RecordCache(cache_entries)
         self._caching = cache_entries > 0
         self._data_version = -1
         # request boundaries (begin_request): once a caller marks them, the change signal is
@@ -160,6 +162,7 @@ class SqliteBase:
         self._account_cache.clear()
         self._token_cache.clear()
         self._session_cache.clear()
+        self._tfa_cache.clear()
 
     # -- plumbing ---------------------------------------------------------------------------
 

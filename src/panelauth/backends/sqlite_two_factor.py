@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from panelauth.backends.sqlite_base import SqliteBase
+from panelauth.backends.sqlite_cache import MISSING
 from panelauth.errors import StoreUnavailable
 
 KEEP_STEPS = 20  # used steps remembered per user, newest first
@@ -12,8 +13,15 @@ KEEP_STEPS = 20  # used steps remembered per user, newest first
 
 class TwoFactorTables(SqliteBase):
     async def get_tfa_secret(self, user: str) -> bytes | None:
+        # cached: enrolment and removal are default writes, which drop every cached record
+        self._fresh()
+        cached = self._tfa_cache.get(user)
+        if cached is not MISSING:
+            return cached
         rows = self._read("SELECT sealed_secret FROM tfa_configs WHERE user = ?", (user,))
-        return bytes(rows[0][0]) if rows else None
+        found = bytes(rows[0][0]) if rows else None
+        self._tfa_cache.put(user, found)
+        return found
 
     async def set_tfa_secret(
         self, user: str, sealed: bytes, *, step: int, address: str, now: float
