@@ -3,6 +3,7 @@ the record cache and its change signal (PRAGMA data_version)."""
 
 from __future__ import annotations
 
+import mmap
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -355,29 +356,47 @@ def traced(store: SqliteStore) -> list[str]:
     return statements
 
 
-async def test_a_cached_lookup_costs_one_data_version_check(store: SqliteStore) -> None:
+def counted_checks(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record every reading of the change signal (and what it said)."""
+    checks: list[bool] = []
+    look = store._committed_since_last_look
+
+    def counting() -> bool:
+        checks.append(look())
+        return checks[-1]
+
+    monkeypatch.setattr(store, "_committed_since_last_look", counting)
+    return checks
+
+
+async def test_a_cached_lookup_costs_one_change_check_and_no_sql(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await store.insert_account(BOB)
     assert await store.get_account("bob") == BOB
+    checks = counted_checks(store, monkeypatch)
     statements = traced(store)
     for _ in range(3):
         assert await store.get_account("bob") == BOB
         assert await store.get_account("ghost") is None
-    assert statements.count("PRAGMA data_version") == 6  # one check per lookup
-    selects = [s for s in statements if s.startswith("SELECT")]
-    assert len(selects) == 1  # bob came from the cache; ghost's absence was read once
+    assert len(checks) == 6  # one check per lookup when nobody marks requests
+    # the WAL index is read from memory: no PRAGMA; bob came from the cache, ghost's absence
+    # was read once
+    assert not [s for s in statements if not s.startswith("SELECT")]
+    assert len(statements) == 1
 
 
 async def test_a_marked_request_checks_the_change_signal_once(
-    store: SqliteStore, tmp_path: Path
+    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.insert_account(BOB)
     assert await store.get_account("bob") == BOB
-    statements = traced(store)
+    checks = counted_checks(store, monkeypatch)
     for _ in range(3):
         store.begin_request()
         assert await store.get_account("bob") == BOB
         assert await store.get_account("ghost") is None
-    assert statements.count("PRAGMA data_version") == 3  # one check per request
+    assert len(checks) == 3  # one check per request
     # a commit by another connection before a request begins is seen by that request
     cli = raw(tmp_path / "panelauth.db")
     try:
@@ -387,6 +406,44 @@ async def test_a_marked_request_checks_the_change_signal_once(
     store.begin_request()
     suspended = await store.get_account("bob")
     assert suspended is not None and suspended.suspended
+    assert checks[-1] is True
+
+
+async def test_without_a_mappable_wal_index_pragma_data_version_decides(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    store = await open_sqlite(tmp_path / "panelauth.db", clock)
+    try:
+        store._wal_index_path = str(tmp_path / "no-such-index")  # e.g. an unusual file system
+        await store.insert_account(BOB)
+        assert await store.get_account("bob") == BOB
+        statements = traced(store)
+        assert await store.get_account("bob") == BOB
+        assert statements == ["PRAGMA data_version"]  # the fallback reads the signal by SQL
+        assert store._wal_index is False
+        cli = raw(tmp_path / "panelauth.db")
+        try:
+            cli.execute("UPDATE accounts SET suspended = 1 WHERE user = 'bob'")
+        finally:
+            cli.close()
+        suspended = await store.get_account("bob")
+        assert suspended is not None and suspended.suspended
+    finally:
+        await store.aclose()
+
+
+async def test_an_unknown_wal_index_version_falls_back_to_pragma_data_version(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    await store.insert_account(BOB)
+    assert await store.get_account("bob") == BOB
+    assert store._wal_index  # mapped
+    store._wal_index = mmap.mmap(-1, 48)  # an index of another layout: all zeros
+    statements = traced(store)
+    assert await store.get_account("bob") == BOB  # the first reading differs: one re-read
+    assert await store.get_account("bob") == BOB
+    assert statements[0] == "PRAGMA data_version"
+    assert statements[-1] == "PRAGMA data_version" and len(statements) == 3
 
 
 async def test_a_commit_by_another_connection_drops_the_cache(

@@ -93,11 +93,18 @@ def fail(server_state: ServerState) -> Iterator[Callable[[], None]]:
     assert isinstance(store, SqliteStore)
     real = store._db
 
+    real_index = store._wal_index
+
     def inject() -> None:
+        # the connection fails, and so does the change signal: the WAL index is not consulted
+        # and PRAGMA data_version goes through the failing connection. (A record cache may
+        # answer only while a readable signal says nothing was committed since.)
         store._db = FailingConnection()  # type: ignore[assignment]
+        store._wal_index = False
 
     yield inject
     store._db = real
+    store._wal_index = real_index
 
 
 @dataclass

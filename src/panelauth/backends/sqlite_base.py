@@ -8,24 +8,27 @@ StoreUnavailable (503, FT-4), never a 500 and never access.
 Opening never creates or migrates: `migrate()` applies the numbered scripts of
 sqlite_migrations/ (`panelauth migrate`, also run by `init` and `serve`).
 
-The change signal (core/stores.py): accounts, tokens (by digest) and sessions are served from
-a bounded per-worker cache (sqlite_cache.py). Before a cached read, `PRAGMA data_version` tells
-whether another connection committed since the last look; if so, every cached record is
+The change signal (core/stores.py): accounts, tokens (by digest), sessions and two-factor
+secrets are served from a bounded per-worker cache (sqlite_cache.py). Before a cached read, the
+header of SQLite's WAL index tells whether any connection committed since the last look
+(`PRAGMA data_version` where the index cannot be mapped); if so, every cached record is
 dropped. The server marks each request with `begin_request()`, so the check runs once per
-request (≈ 3.5 µs idle, far more under load: docs/benchmarks.md); a store nobody marks (the
-CLI, tests) checks before every cached lookup. This connection's own writes go through
-`_write()`, which drops every cached record unless the method says `flush=False` after
-evicting exactly what it changes.
+request; a store nobody marks (the CLI, tests) checks before every cached lookup. This
+connection's own writes go through `_write()`, which drops every cached record unless the
+method says `flush=False` after evicting exactly what it changes.
 """
 
 from __future__ import annotations
 
 import logging
+import mmap
 import sqlite3
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from panelauth.backends.sqlite_cache import DEFAULT_CACHE_ENTRIES, RecordCache
@@ -36,6 +39,10 @@ from panelauth.core.tokens import ApiToken
 from panelauth.errors import AlreadyExists, NotFound, StoreUnavailable
 
 BUSY_TIMEOUT_MS = 2000
+# the WAL index header (SQLite's "WAL-mode File Format", wal-index header): 48 bytes that every
+# commit rewrites, opening with the index format version 3007000 in native byte order
+WAL_INDEX_HEADER_BYTES = 48
+WAL_INDEX_VERSION = struct.pack("=I", 3007000)
 MEMORY = ":memory:"
 
 log = logging.getLogger(__name__)
@@ -94,6 +101,10 @@ class SqliteBase:
         # read once per request instead of once per lookup
         self._per_request = False
         self._checked = False
+        # the WAL index's header, mapped read-only: None until mapped, False if it cannot be
+        self._wal_index: mmap.mmap | Literal[False] | None = None
+        self._wal_header = b""
+        self._wal_index_path = None if location == MEMORY else f"{location}-shm"
         timeout_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else max(0, int(busy_timeout_ms))
         try:
             self._db = _connect(location, create=create, timeout_ms=timeout_ms)
@@ -111,6 +122,9 @@ class SqliteBase:
 
     async def aclose(self) -> None:
         self._flush()
+        if self._wal_index:
+            self._wal_index.close()
+        self._wal_index = False  # a closed store answers StoreUnavailable, through the PRAGMA
         self._db.close()
 
     # -- schema -----------------------------------------------------------------------------
@@ -149,14 +163,48 @@ class SqliteBase:
         """Before a cached read: drop every cached record if another connection committed."""
         if not self._caching or self._checked:
             return  # nothing cached, or already checked since this request began
+        if self._committed_since_last_look():
+            self._flush()
+        self._checked = self._per_request
+
+    def _committed_since_last_look(self) -> bool:
+        """Whether any connection committed since the last call (our own commits included).
+
+        The cheap way reads the header of SQLite's WAL index (the `-shm` file, mapped
+        read-only; its layout is in SQLite's "WAL-mode File Format" page): every commit rewrites
+        it, and SQLite writes this copy last, so a commit made before this read is seen, and a
+        read torn by a commit in progress only looks like a change. It costs a memory compare
+        where `PRAGMA data_version` opens a read transaction (fcntl locks on the same file:
+        ≈ 10% of a token request under load, docs/benchmarks.md). Without a mappable index of
+        the known version, `PRAGMA data_version` decides, as it always may.
+        """
+        index = self._wal_index if self._wal_index is not None else self._map_wal_index()
+        if index:
+            header = index[:WAL_INDEX_HEADER_BYTES]
+            if header[:4] == WAL_INDEX_VERSION:
+                changed = header != self._wal_header
+                self._wal_header = header
+                return changed
         try:
             version = self._db.execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error as error:
             raise unavailable(error) from error
-        if version != self._data_version:
-            self._flush()
-            self._data_version = version
-        self._checked = self._per_request
+        changed = bool(version != self._data_version)
+        self._data_version = version
+        return changed
+
+    def _map_wal_index(self) -> mmap.mmap | Literal[False]:
+        self._wal_index = False
+        if self._wal_index_path is None:
+            return False
+        try:
+            with open(self._wal_index_path, "rb") as file:
+                self._wal_index = mmap.mmap(
+                    file.fileno(), WAL_INDEX_HEADER_BYTES, access=mmap.ACCESS_READ
+                )
+        except (OSError, ValueError):
+            log.info("the WAL index cannot be mapped; PRAGMA data_version decides")
+        return self._wal_index
 
     def _flush(self) -> None:
         self._account_cache.clear()

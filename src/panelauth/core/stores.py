@@ -19,7 +19,8 @@ checks before serving from its cache and evicts what its own writes change. The 
 `begin_request()` (RequestBoundary) when a request starts: the first cached read of that request
 checks the signal, later reads of the same request need not (a request sees the writes
 committed before it began); a store whose caller never marks requests checks at every lookup.
-SQLite: `PRAGMA data_version` (it changes when another connection commits);
+SQLite: the header of its WAL index, which every commit rewrites (`PRAGMA data_version`, which
+changes when another connection commits, where the index cannot be mapped);
 PostgreSQL and Redis will provide theirs (e.g. LISTEN/NOTIFY, a keyspace notification or a
 change counter) when they are written. The contract suite (tests/backends) checks it with two
 stores on one database.
