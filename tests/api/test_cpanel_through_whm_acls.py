@@ -34,12 +34,11 @@ from panelauth.protocol.authorization import HeaderSecretCredentials, Scheme
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Listener, Service
 from panelauth.secret import Secret
-from panelauth.server.datadir import DataDir, initialise
 from panelauth.server.gateway import Gateway
-from panelauth.server.state import ServerState, build_state
+from panelauth.server.state import ServerState
 from tests.api.helpers import uapi
-from tests.conftest import BOB_PASSWORD, ROOT_PASSWORD
-from tests.server.conftest import basic
+from tests.conftest import ROOT_PASSWORD
+from tests.server.conftest import basic, state_with_bob
 
 ADDRESS = "192.0.2.7"
 RES_PASSWORD = "res-Passw0rd!"
@@ -137,19 +136,8 @@ def test_a_cpanel_function_must_declare_whether_it_sets_a_password() -> None:
 async def state(
     tmp_path: Path, clock: FrozenClock, settings: Settings
 ) -> AsyncIterator[ServerState]:
-    data_dir = DataDir(tmp_path / "data")
-    data_dir.root.mkdir()
-    data_dir.config.write_text("argon2: {time_cost: 1, memory_cost_kib: 256, parallelism: 1}\n")
-    await initialise(data_dir, clock, root_password=ROOT_PASSWORD)
-    server_state = await build_state(data_dir, settings, clock)
-    runtime = server_state.runtime
-    accounts = Accounts(runtime.store, runtime.passwords, clock)
-    await accounts.create(user="bob", domain="bob.example", password=BOB_PASSWORD, owner="root")
-    bob = await runtime.store.get_account("bob")
-    assert bob is not None
-    await accounts.add_mailbox(
-        bob, local_part="info", domain="bob.example", password="info-Pw-1234", quota_mb=0
-    )
+    server_state = await state_with_bob(tmp_path, clock, settings)
+    accounts = Accounts(server_state.runtime.store, server_state.runtime.passwords, clock)
     await accounts.create(user="res", domain="res.example", password=RES_PASSWORD, owner="root")
     await accounts.make_reseller("res")
     await accounts.set_acls("res", RES_ACLS)

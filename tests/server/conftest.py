@@ -31,10 +31,9 @@ ROOT_AUTH = basic("root", ROOT_PASSWORD)
 BOB_AUTH = basic("bob", BOB_PASSWORD)
 
 
-@pytest.fixture
-async def server_state(
-    tmp_path: Path, clock: FrozenClock, settings: Settings
-) -> AsyncIterator[ServerState]:
+async def state_with_bob(tmp_path: Path, clock: FrozenClock, settings: Settings) -> ServerState:
+    """An initialised data directory in `tmp_path`, its state, and root's account `bob` with
+    the mailbox info@bob.example; the caller closes it."""
     data_dir = DataDir(tmp_path / "data")
     data_dir.root.mkdir()
     data_dir.config.write_text("argon2: {time_cost: 1, memory_cost_kib: 256, parallelism: 1}\n")
@@ -48,6 +47,14 @@ async def server_state(
     await accounts.add_mailbox(
         bob, local_part="info", domain="bob.example", password="info-Pw-1234", quota_mb=0
     )
+    return state
+
+
+@pytest.fixture
+async def server_state(
+    tmp_path: Path, clock: FrozenClock, settings: Settings
+) -> AsyncIterator[ServerState]:
+    state = await state_with_bob(tmp_path, clock, settings)
     yield state
     await state.aclose()
 
