@@ -18,6 +18,7 @@
      |    +-- InvalidArgument     a parameter is missing or malformed
      |    +-- AlreadyExists       the named object exists already
      |    +-- NotFound            the named object does not exist (where naming it is allowed)
+     |    +-- MailboxPasswordIncorrect  a wrong mailbox password (a failed login, w§10.2)
      +-- BadRequest               400 (malformed request, duplicate Authorization, bad path)
      +-- PayloadTooLarge          413
      +-- RequestTimeout           408 (the body did not arrive in time; the connection closes)
@@ -160,6 +161,17 @@ class AlreadyExists(FunctionFailed):
 
 class NotFound(FunctionFailed):
     reason = "The object does not exist."
+
+
+class MailboxPasswordIncorrect(FunctionFailed):
+    """A `check_password` function was given a wrong mailbox password (w§10.2): result 0,
+    and the edge records a failed login for `mailbox`."""
+
+    reason = "The password is not correct."
+
+    def __init__(self, mailbox: str) -> None:
+        super().__init__()
+        self.mailbox = mailbox
 
 
 class BadRequest(PanelauthError):

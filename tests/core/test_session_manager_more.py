@@ -310,3 +310,25 @@ async def test_a_cookie_with_a_non_utf8_escape_is_an_invalid_session(
     with pytest.raises(SessionRefused) as refused:
         await manager.resolve([created.cookie_value + "%ff"], Service.CPANEL, token, ADDRESS)
     assert refused.value.code == "invalid_session"
+
+
+async def test_a_handoff_bound_at_creation_is_used_only_from_that_address(
+    manager: SessionManager, bob: Account
+) -> None:
+    """w§10.2 `remote_address`: the URL is bound before its first use."""
+    created = await manager.create(
+        user="bob",
+        account="bob",
+        service=Service.WEBMAIL,
+        kind=SessionKind.SSO,
+        state=SessionState.UNUSED,
+        creator="bob",
+        method="create_webmail_session",
+        path="api",
+        address="192.0.2.99",
+        bind=True,
+    )
+    value, token = created.cookie_value, created.session.security_token
+    assert await manager.consume_handoff(value, Service.WEBMAIL, token, ADDRESS) is None
+    consumed = await manager.consume_handoff(value, Service.WEBMAIL, token, "192.0.2.99")
+    assert consumed is not None and consumed.bound_address == "192.0.2.99"

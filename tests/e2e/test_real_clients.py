@@ -1,6 +1,6 @@
 """Third-party clients, installed from their registries at test time, used unchanged.
 
-cpanel-api 0.3.0 and pycpanel 0.1.5 (PyPI) and cpanel-lib 0.0.5 (npm), as
+cpanel-api 0.3.0, pycpanel 0.1.5 and whambampy 0.0.7 (PyPI) and cpanel-lib 0.0.5 (npm), as
 docs/clients.md describes. A failed install fails the run: nothing is skipped.
 """
 
@@ -44,6 +44,8 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run([str(root / "v-cpapi/bin/pip"), "install", "-q", "cpanel-api==0.3.0"])
     _run([sys.executable, "-m", "venv", str(root / "v-pyc")])
     _run([str(root / "v-pyc/bin/pip"), "install", "-q", "pycpanel==0.1.5"])
+    _run([sys.executable, "-m", "venv", str(root / "v-wb")])
+    _run([str(root / "v-wb/bin/pip"), "install", "-q", "whambampy==0.0.7"])
     (root / "n").mkdir()
     _run(["npm", "init", "-y"], cwd=root / "n")
     _run(["npm", "install", "--no-audit", "--no-fund", "cpanel-lib@0.0.5"], cwd=root / "n")
@@ -159,6 +161,43 @@ def test_pycpanel_access_hash(tools: Path, fixtures: tuple[RunningServer, dict[s
     assert out["listpops"] == []
     assert out["wrong"].startswith("Access denied")
     assert out["nonroot"].startswith("Access denied")
+
+
+WHAMBAMPY = """
+import json, os, requests
+from whambampy import whm
+o, cert = int(os.environ["OFFSET"]), os.environ["CERT"]
+w = whm(host="127.0.0.1", username="root", api_token=os.environ["ROOT_TOK"], whm_port=2087 + o,
+        verify_ssl=cert)
+out = {"listaccts": w.call("listaccts", search="bob")}
+sso = w.call("create_user_session", user="bob", service="cpaneld")
+out["sso"] = sso
+used = requests.get(sso["data"]["url"], verify=cert, allow_redirects=False)
+out["used"] = [used.status_code, used.headers.get("Location", "")]
+again = requests.get(sso["data"]["url"], verify=cert, allow_redirects=False)
+out["again"] = again.status_code
+try:
+    whm(host="127.0.0.1", username="root", api_token="X" * 32, whm_port=2087 + o, verify_ssl=cert)
+    out["wrong"] = "accepted"
+except PermissionError as error:
+    out["wrong"] = "PermissionError"
+print(json.dumps(out))
+"""
+
+
+def test_whambampy_token_sso_and_cpsess_prefix(
+    tools: Path, fixtures: tuple[RunningServer, dict[str, str]]
+) -> None:
+    server, env = fixtures
+    out = json.loads(_run([str(tools / "v-wb/bin/python"), "-c", WHAMBAMPY], env=env))
+    assert out["listaccts"]["metadata"]["result"] == 1
+    assert [a["user"] for a in out["listaccts"]["data"]["acct"]] == ["bob"]
+    data = out["sso"]["data"]
+    assert data["url"].startswith(f"https://127.0.0.1:{2083 + server.offset}/cpsess")
+    assert out["used"][0] == 302
+    assert out["used"][1] == data["cp_security_token"] + "/frontend/jupiter/index.html"
+    assert out["again"] == 401
+    assert out["wrong"] == "PermissionError"
 
 
 CPANEL_LIB = """

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from panelauth.api.registry import Registry
 from panelauth.api.uapi import account, email
+from panelauth.api.uapi import session as cpanel_session
 from panelauth.api.uapi import tokens as cpanel_tokens
 from panelauth.api.uapi import twofactor as cpanel_twofactor
-from panelauth.api.whm import accounts, featurelists, info, resellers, tokens, twofactor
+from panelauth.api.whm import accounts, featurelists, info, resellers, sessions, tokens, twofactor
 
 
 def build_registry() -> Registry:
@@ -18,10 +19,12 @@ def build_registry() -> Registry:
         featurelists,
         tokens,
         twofactor,
+        sessions,
         account,
         email,
         cpanel_tokens,
         cpanel_twofactor,
+        cpanel_session,
     ):
         registry.include(module.registry)
     return registry

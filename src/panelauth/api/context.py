@@ -55,6 +55,11 @@ class CallContext:
     account: Account | None = None
     # set in a Webmail context: the only mailbox the call may touch (w§16.6)
     mailbox: str | None = None
+    # where the server is reached, for the URLs a function hands out (w§10.1): the request's
+    # host if it is a configured server name (None: the configured hostname), and the listener's
+    # port offset
+    host: str | None = None
+    port_offset: int = 0
 
     @property
     def store(self) -> Store:
@@ -63,6 +68,9 @@ class CallContext:
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
+
+    def public_host(self) -> str:
+        return self.host or self.runtime.settings.hostname
 
     def accounts(self) -> Accounts:
         """Account lifecycle rules over this call's store, hasher and clock."""

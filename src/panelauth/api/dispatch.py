@@ -38,16 +38,30 @@ class Dispatcher:
         self.registry = registry
 
     async def whm1(
-        self, identity: Identity, name: str, params: Params, *, client_address: str
+        self,
+        identity: Identity,
+        name: str,
+        params: Params,
+        *,
+        client_address: str,
+        host: str | None = None,
+        port_offset: int = 0,
     ) -> Outcome:
-        """A WHM API 1 call by a WHM identity."""
+        """A WHM API 1 call by a WHM identity (`host`, `port_offset`: see CallContext)."""
         function = self.registry.get(Api.WHM1, "", name)
         try:
             if function is None:
                 raise FunctionNotFound()
             if function.acl is not None and not identity.has_acl(function.acl):
                 raise PermissionDenied(f"This function requires the “{function.acl}” privilege.")
-            context = CallContext(self.runtime, identity, Service.WHM, client_address)
+            context = CallContext(
+                self.runtime,
+                identity,
+                Service.WHM,
+                client_address,
+                host=host,
+                port_offset=port_offset,
+            )
             outcome = _outcome(await function.handler(context, params))
         except PanelauthError as error:
             outcome = Outcome(error=error)
@@ -66,10 +80,13 @@ class Dispatcher:
         *,
         client_address: str,
         acting_user: str | None = None,
+        host: str | None = None,
+        port_offset: int = 0,
     ) -> Outcome:
         """A UAPI or API 2 call: on a cPanel or Webmail port, or through WHM for `acting_user`."""
         try:
             context = await self._cpanel_context(identity, service, client_address, acting_user)
+            context = dataclasses.replace(context, host=host, port_offset=port_offset)
             function = self.registry.get(api, module, name)
             if function is None:
                 raise FunctionNotFound()

@@ -44,6 +44,7 @@ PASSWORD_ACL = "passwd"  # a function that sets a password (declared with `sets_
 MODULE_WHM_TOKEN_ACLS: dict[str, frozenset[str]] = {
     "Tokens": frozenset({PASSWORD_ACL}),  # a cPanel token is a full-access credential
     "TwoFactorAuth": frozenset({"create-acct"}),  # as WHM's twofactorauth_remove_user_config
+    "Session": frozenset({"create-user-session"}),  # it mints sessions, as create_user_session
 }
 
 

@@ -302,6 +302,9 @@ class SessionManager:
             return None
         if session.state is not SessionState.UNUSED:
             return None
+        # a hand-off created for a named address (w§10.2 `remote_address`) is bound already
+        if not address_matches(session.bound_address, address, self.policy.ip_validation):
+            return None
         if not await self._store.activate_session(session.session_id, address, now):
             return None  # someone else consumed it first
         return replace(session, state=SessionState.ACTIVE, bound_address=address, last_seen=now)

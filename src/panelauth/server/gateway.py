@@ -24,6 +24,7 @@ from panelauth.errors import (
     BadRequest,
     FunctionNotFound,
     InvalidArgument,
+    MailboxPasswordIncorrect,
     PanelauthError,
     SslRequired,
     TokenScopeDenied,
@@ -105,6 +106,8 @@ class Gateway:
         self.state = state
         self.clock = state.runtime.clock
         self.browser = Browser(listener, state)
+        own_port = self.service.tls_port if listener.tls else self.service.plain_port
+        self.port_offset = listener.port - own_port
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         identity: Identity | None = None
@@ -152,7 +155,9 @@ class Gateway:
             # 4. every check passed: only now is the login recorded (CV-10)
             self._logged_in(identity, facts, at)
             # 5. routing, authorisation and the function (api/dispatch)
-            outcome, endpoint = await self._call(target, identity, params, facts.address)
+            host = public_host(request, self.state.settings)
+            outcome, endpoint = await self._call(target, identity, params, facts.address, host)
+            self._check_password_failed(outcome, identity, facts)
         except PanelauthError as error:
             self._refused(error, facts)
             endpoint = target.endpoint or _request_endpoint(request)
@@ -201,7 +206,7 @@ class Gateway:
         return Params.from_query(facts.query, text)
 
     async def _call(
-        self, target: Target, identity: Identity, params: Params, address: str
+        self, target: Target, identity: Identity, params: Params, address: str, host: str
     ) -> tuple[Outcome, Endpoint]:
         """The function's outcome, and the envelope it is answered in."""
         dispatcher = self.state.dispatcher
@@ -214,7 +219,14 @@ class Gateway:
             if version is not None and version != "1":
                 raise BadRequest(f"Unsupported API version: {version[:16]}")
             name = endpoint.name
-            outcome = await dispatcher.whm1(identity, name, params, client_address=address)
+            outcome = await dispatcher.whm1(
+                identity,
+                name,
+                params,
+                client_address=address,
+                host=host,
+                port_offset=self.port_offset,
+            )
             if version is None and name == "applist":
                 # legacy API 0 shape that old access-hash clients probe with (w§15.1)
                 return outcome, _APPLIST
@@ -231,6 +243,8 @@ class Gateway:
                 endpoint.name,
                 params,
                 client_address=address,
+                host=host,
+                port_offset=self.port_offset,
             )
             return outcome, endpoint
         if route is Route.CPANEL_JSONAPI:
@@ -238,7 +252,7 @@ class Gateway:
         assert endpoint is not None
         if self.service is not Service.WHM:
             raise FunctionNotFound()
-        return await self._uapi_cpanel(identity, params, address), endpoint
+        return await self._uapi_cpanel(identity, params, address, host), endpoint
 
     async def _cpanel_jsonapi(
         self, identity: Identity, params: Params, address: str
@@ -269,7 +283,9 @@ class Gateway:
         )
         return outcome, endpoint
 
-    async def _uapi_cpanel(self, identity: Identity, params: Params, address: str) -> Outcome:
+    async def _uapi_cpanel(
+        self, identity: Identity, params: Params, address: str, host: str
+    ) -> Outcome:
         """`/json-api/uapi_cpanel`: UAPI through WHM, flat result in `data.uapi` (w§15.4)."""
         module = params.get("cpanel.module", "")
         function = params.get("cpanel.function", "")
@@ -286,9 +302,27 @@ class Gateway:
             args,
             client_address=address,
             acting_user=user,
+            host=host,
+            port_offset=self.port_offset,
         )
 
     # -- logs ------------------------------------------------------------------------------
+
+    def _check_password_failed(
+        self, outcome: Outcome, identity: Identity, facts: RequestFacts
+    ) -> None:
+        """A wrong mailbox password given to a `check_password` function is a failed login
+        for that mailbox (w§10.2)."""
+        error = outcome.error
+        if isinstance(error, MailboxPasswordIncorrect):
+            self.state.authentication_failed(
+                address=facts.address,
+                claimed_user=error.mailbox,
+                request=facts.request_line,
+                service=Service.WEBMAIL,
+                reason="user password incorrect",
+                factor="password",
+            )
 
     def _logged_in(self, identity: Identity, facts: RequestFacts, at: float) -> None:
         """A header credential passed every check (CV-10); a session logged in long ago."""
