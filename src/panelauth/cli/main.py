@@ -1,4 +1,4 @@
-"""`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor.
+"""`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor, cert.
 
 No traceback reaches a user: every failure is one `Error: ...` line on stderr and exit status 1
 (`PanelauthGroup`). Commands other than `init` and `serve` need an initialised data directory
@@ -19,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import click
 
 from panelauth.api.answers import error_texts
+from panelauth.cli import sso as sso_cli
 from panelauth.cli import twofactor as tfa_cli
 from panelauth.cli.local import render, run_uapi, run_whmapi1
 from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
@@ -189,6 +190,30 @@ def whmapi1(data_dir: DataDir, output: str, function: str, arguments: tuple[str,
     sys.exit(0 if answer.succeeded else 1)
 
 
+@cli.command("login-url")
+@click.option(
+    "--service",
+    type=click.Choice(["cpaneld", "whostmgrd", "webmaild"]),
+    default=None,
+    help="Default: whostmgrd for root and resellers, webmaild for a mailbox, else cpaneld.",
+)
+@click.option("--app", default=None, help="An application key to land on (e.g. Email_Accounts).")
+@click.option(
+    "--port-offset",
+    type=click.IntRange(0, 60000),
+    default=0,
+    show_default=True,
+    help="The offset the server runs with (serve --port-offset); the URL's port includes it.",
+)
+@click.argument("user")
+@pass_store_dir
+def login_url(
+    data_dir: DataDir, service: str | None, app: str | None, port_offset: int, user: str
+) -> None:
+    """Print a single-use login URL for USER (5 minutes, as cPanel's whmlogin)."""
+    click.echo(asyncio.run(sso_cli.login_url(data_dir, user, service, app, port_offset)))
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--user", required=True, help="The cPanel account to act as.")
 @click.option("--output", type=OUTPUTS, default="yaml", show_default=True, help=OUTPUT_HELP)
@@ -331,6 +356,16 @@ def twofactor_remove(data_dir: DataDir, user: str) -> None:
     if not asyncio.run(tfa_cli.remove(data_dir, user)):
         raise click.ClickException(f"{user} has no two-factor configuration.")
     click.echo(f"Two-factor authentication is off for {user}.")
+
+
+@cli.command("cert")
+@click.option("--path", "show_path", is_flag=True, help="Print the file's path instead.")
+@pass_store_dir
+def cert_command(data_dir: DataDir, show_path: bool) -> None:
+    """Print the server's TLS certificate (PEM), for a client's CA file option."""
+    if not data_dir.cert.is_file():
+        raise click.ClickException(f"{data_dir.cert}: no certificate; run `panelauth init`.")
+    click.echo(str(data_dir.cert) if show_path else data_dir.cert.read_text(), nl=show_path)
 
 
 def main() -> None:
