@@ -14,11 +14,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import click
 
 from panelauth.api.answers import error_texts
+from panelauth.cli import remote
 from panelauth.cli import sso as sso_cli
 from panelauth.cli import twofactor as tfa_cli
 from panelauth.cli.local import render, run_uapi, run_whmapi1
@@ -178,16 +179,77 @@ def _params(arguments: tuple[str, ...]) -> Params:
         raise click.UsageError(error.message) from None
 
 
+def remote_options(command: Callable[P, R]) -> Callable[P, R]:
+    """--url, --ca-file and --insecure: the remote mode of whmapi1 and uapi (docs/client.md)."""
+    command = click.option(
+        "--insecure", is_flag=True, help="Remote: do not verify the server's certificate."
+    )(command)
+    command = click.option(
+        "--ca-file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="Remote: trust this PEM certificate (e.g. `panelauth cert --path`).",
+    )(command)
+    return click.option(
+        "--url",
+        envvar="PANELAUTH_URL",
+        default=None,
+        help="Call this server (e.g. https://host:2087) instead of the local store "
+        "(default: $PANELAUTH_URL). The secret comes from the environment only: "
+        "PANELAUTH_TOKEN, PANELAUTH_ACCESSHASH or PANELAUTH_PASSWORD (+ PANELAUTH_TOTP_SECRET).",
+    )(command)
+
+
+def _print_answer(document: Any, succeeded: bool, output: str) -> NoReturn:
+    click.echo(render(document, output))
+    sys.exit(0 if succeeded else 1)
+
+
+def _remote(run: Callable[[], tuple[Any, bool]], output: str) -> NoReturn:
+    try:
+        document, succeeded = run()
+    except remote.RemoteError as error:
+        raise click.ClickException(str(error)) from None
+    _print_answer(document, succeeded, output)
+
+
+def _store(ctx: click.Context) -> DataDir:
+    data_dir = ctx.find_object(DataDir)
+    assert data_dir is not None
+    data_dir.require_store()
+    return data_dir
+
+
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.option("--output", type=OUTPUTS, default="yaml", show_default=True, help=OUTPUT_HELP)
+@click.option("--user", default=None, help="Remote: the WHM user (default: $PANELAUTH_USER, root).")
+@remote_options
 @click.argument("function")
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
-@pass_store_dir
-def whmapi1(data_dir: DataDir, output: str, function: str, arguments: tuple[str, ...]) -> None:
-    """Run a WHM API 1 function as root: whmapi1 FUNCTION key=value ..."""
-    answer = asyncio.run(run_whmapi1(data_dir, function, _params(arguments)))
-    click.echo(render(answer.document, output))
-    sys.exit(0 if answer.succeeded else 1)
+@click.pass_context
+def whmapi1(
+    ctx: click.Context,
+    output: str,
+    user: str | None,
+    url: str | None,
+    ca_file: Path | None,
+    insecure: bool,
+    function: str,
+    arguments: tuple[str, ...],
+) -> None:
+    """Run a WHM API 1 function as root: whmapi1 FUNCTION key=value ...
+
+    With --url (or PANELAUTH_URL), run it on that server as --user instead.
+    """
+    params = _params(arguments)
+    if url:
+        target = remote.Remote(url, ca_file, insecure)
+        env = remote.environment()
+        _remote(lambda: remote.whmapi1(target, user, function, params, env), output)
+    if user is not None or ca_file is not None or insecure:
+        raise click.UsageError("--user, --ca-file and --insecure need --url (remote mode).")
+    answer = asyncio.run(run_whmapi1(_store(ctx), function, params))
+    _print_answer(answer.document, answer.succeeded, output)
 
 
 @cli.command("login-url")
@@ -215,24 +277,43 @@ def login_url(
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.option("--user", required=True, help="The cPanel account to act as.")
+@click.option(
+    "--user",
+    default=None,
+    help="The cPanel account to act as (remote: the one that logs in; else $PANELAUTH_USER).",
+)
 @click.option("--output", type=OUTPUTS, default="yaml", show_default=True, help=OUTPUT_HELP)
+@remote_options
 @click.argument("module")
 @click.argument("function")
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
-@pass_store_dir
+@click.pass_context
 def uapi(
-    data_dir: DataDir,
-    user: str,
+    ctx: click.Context,
+    user: str | None,
     output: str,
+    url: str | None,
+    ca_file: Path | None,
+    insecure: bool,
     module: str,
     function: str,
     arguments: tuple[str, ...],
 ) -> None:
-    """Run a UAPI function as a cPanel user: uapi --user=U MODULE FUNCTION key=value ..."""
-    answer, wrapped = asyncio.run(run_uapi(data_dir, user, module, function, _params(arguments)))
-    click.echo(render(wrapped, output))
-    sys.exit(0 if answer.succeeded else 1)
+    """Run a UAPI function as a cPanel user: uapi --user=U MODULE FUNCTION key=value ...
+
+    With --url (or PANELAUTH_URL), run it on that server, logged in as --user.
+    """
+    params = _params(arguments)
+    if url:
+        target = remote.Remote(url, ca_file, insecure)
+        env = remote.environment()
+        _remote(lambda: remote.uapi(target, user, module, function, params, env), output)
+    if ca_file is not None or insecure:
+        raise click.UsageError("--ca-file and --insecure need --url (remote mode).")
+    if user is None:
+        raise click.UsageError("Missing option '--user'.")
+    answer, wrapped = asyncio.run(run_uapi(_store(ctx), user, module, function, params))
+    _print_answer(wrapped, answer.succeeded, output)
 
 
 KINDS = click.Choice(["whm", "cpanel"])

@@ -34,6 +34,7 @@ from panelauth.client.auth import (
     CpanelToken,
     Password,
     SessionLogin,
+    SessionUrl,
     WhmToken,
 )
 from panelauth.client.core import RetryPolicy
@@ -75,6 +76,7 @@ __all__ = [
     "RetryPolicy",
     "ServerBusy",
     "SessionLogin",
+    "SessionUrl",
     "SslRequired",
     "Timeout",
     "TokenDenied",

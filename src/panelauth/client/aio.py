@@ -99,7 +99,7 @@ class AsyncClient:
         return AsyncCpanelAs(self, user)
 
     async def login(self) -> None:
-        """Log in now (SessionLogin only); calls otherwise log in when they need to."""
+        """Log in (or open the SessionUrl) now; calls otherwise do it when they need to."""
         await self._run(self._core.login())
 
     async def logout(self) -> None:

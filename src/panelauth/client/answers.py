@@ -67,6 +67,9 @@ class Result:
     messages: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    document: Any = field(default=None, compare=False, repr=False)
+    """The answer's JSON document as the server sent it (for `uapi_cpanel`, the inner UAPI
+    result), for callers that print the envelope, such as `panelauth whmapi1 --url`."""
 
 
 def retry_after(response: Response) -> float | None:
@@ -173,13 +176,14 @@ def _whm1(document: dict[str, Any]) -> Result:
         raise UnexpectedAnswer("not a WHM API 1 answer", status=200)
     if str(metadata["result"]) != "1":
         reason = str(metadata.get("reason") or "failed")
-        raise FunctionFailed(reason, data=document.get("data"))
+        raise FunctionFailed(reason, data=document.get("data"), document=document)
     output: dict[str, Any] = metadata["output"] if isinstance(metadata.get("output"), dict) else {}
     return Result(
         document.get("data"),
         _texts(output.get("messages")),
         _texts(output.get("warnings")),
         metadata,
+        document,
     )
 
 
@@ -188,13 +192,16 @@ def _uapi(document: dict[str, Any]) -> Result:
         raise UnexpectedAnswer("not a UAPI answer", status=200)
     if str(document["status"]) != "1":
         errors = _texts(document.get("errors")) or ("failed",)
-        raise FunctionFailed("; ".join(errors), errors=errors, data=document.get("data"))
+        raise FunctionFailed(
+            "; ".join(errors), errors=errors, data=document.get("data"), document=document
+        )
     metadata = document.get("metadata")
     return Result(
         document.get("data"),
         _texts(document.get("messages")),
         _texts(document.get("warnings")),
         metadata if isinstance(metadata, dict) else {},
+        document,
     )
 
 
@@ -205,6 +212,6 @@ def _api2(document: dict[str, Any]) -> Result:
     event: dict[str, Any] = result["event"] if isinstance(result.get("event"), dict) else {}
     if str(event.get("result")) != "1" or result.get("error"):
         reason = str(result.get("error") or event.get("reason") or "failed")
-        raise FunctionFailed(reason, data=result.get("data"))
+        raise FunctionFailed(reason, data=result.get("data"), document=document)
     metadata = {key: value for key, value in result.items() if key != "data"}
-    return Result(result.get("data"), metadata=metadata)
+    return Result(result.get("data"), metadata=metadata, document=document)

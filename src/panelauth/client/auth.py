@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pyotp
 
@@ -148,4 +149,26 @@ class SessionLogin:
         return fields
 
 
-Auth = HeaderAuth | SessionLogin
+@dataclass(frozen=True, init=False)
+class SessionUrl:
+    """A single-use login URL, such as `create_user_session`'s `url` (w§10.1, w§10.3).
+
+    The client opens it once (`GET`, without following the redirect), keeps the session cookie
+    of the answer and the `/cpsessNNNNNNNNNN` security token of the URL, and makes its calls with
+    them. It cannot log in again: once that session ends, calls fail. `base_url` is the URL's
+    origin, the address the client's calls go to.
+    """
+
+    url: Secret
+    base_url: str
+
+    def __init__(self, url: str | Secret) -> None:
+        text = url.reveal() if isinstance(url, Secret) else url
+        parts = urlsplit(text)
+        if parts.scheme not in ("https", "http") or not parts.netloc or "session=" not in text:
+            raise ValueError("not a session URL (https://host:port/cpsessN/login/?session=...)")
+        object.__setattr__(self, "url", Secret(text))
+        object.__setattr__(self, "base_url", f"{parts.scheme}://{parts.netloc}")
+
+
+Auth = HeaderAuth | SessionLogin | SessionUrl

@@ -15,10 +15,10 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from panelauth.client.answers import Api, Response, Result, failure, interpret, retry_after
-from panelauth.client.auth import Auth, SessionLogin
+from panelauth.client.auth import Auth, SessionLogin, SessionUrl
 from panelauth.client.errors import (
     AccessDenied,
     ClientError,
@@ -159,6 +159,32 @@ def read_login(response: Response) -> Session:
     return Session(cookie, token)
 
 
+def _path_token(path: str) -> str | None:
+    first = "/" + path.lstrip("/").split("/", 1)[0]
+    return first if SECURITY_TOKEN.match(first) else None
+
+
+def read_session_url(url: str, response: Response) -> Session:
+    """The session an opened session URL hands over: its Set-Cookie, and the security token of
+    the URL (or of the redirect's Location). Anything but a redirect with a cookie is refused:
+    cPanel & WHM (and panelauth) answer a used, expired or unknown URL with the login page."""
+    redirect = response.status in (301, 302, 303, 307)
+    error = None if redirect or response.status in (200, 401) else failure(response)
+    if error is not None:
+        raise error
+    cookie = session_cookie(response)
+    if not redirect or cookie is None:
+        raise LoginFailed(
+            "the session URL was refused (already used, expired or unknown)",
+            status=response.status,
+        )
+    location = urlsplit(response.header("Location") or "").path
+    token = _path_token(location) or _path_token(urlsplit(url).path)
+    if token is None:
+        raise UnexpectedAnswer("the session URL names no security token", status=response.status)
+    return Session(cookie, token)
+
+
 def _json_field(response: Response, key: str) -> str | None:
     try:
         document = json.loads(response.body)
@@ -196,7 +222,7 @@ class ClientCore:
         """
         fresh = False
         while True:
-            if isinstance(self.auth, SessionLogin) and self.session is None:
+            if isinstance(self.auth, SessionLogin | SessionUrl) and self.session is None:
                 yield from self.login()
                 fresh = True
             response = yield from self.send(lambda: self.request(call))
@@ -212,9 +238,16 @@ class ClientCore:
         return isinstance(self.auth, SessionLogin) and isinstance(error, AccessDenied | TokenDenied)
 
     def login(self) -> Flow[None]:
-        """`POST /login/?login_only=1`, keeping the cookie and security token (w§3.1, w§9)."""
+        """`POST /login/?login_only=1`, keeping the cookie and security token (w§3.1, w§9);
+        with `SessionUrl`, `GET` the URL once instead (w§10.3)."""
+        if isinstance(self.auth, SessionUrl):
+            url = self.auth.url.reveal()
+            headers = {"User-Agent": self.user_agent}
+            response = yield from self.send(lambda: Request("GET", url, headers))
+            self.session = read_session_url(url, response)
+            return
         if not isinstance(self.auth, SessionLogin):
-            raise TypeError("login() needs SessionLogin authentication")
+            raise TypeError("login() needs SessionLogin or SessionUrl authentication")
         auth = self.auth
 
         def build() -> Request:
@@ -245,7 +278,7 @@ class ClientCore:
 
     def request(self, call: Call) -> Request:
         """The HTTP request of `call` with the current credentials."""
-        if isinstance(self.auth, SessionLogin):
+        if isinstance(self.auth, SessionLogin | SessionUrl):
             if self.session is None:
                 raise RuntimeError("no session: log in first")
             cookie = {"Cookie": self.session.cookie}

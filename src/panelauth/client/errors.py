@@ -64,15 +64,23 @@ class SslRequired(PermissionDenied):
 
 
 class FunctionFailed(ClientError):
-    """The function answered with result/status 0; `reason` is its text."""
+    """The function answered with result/status 0; `reason` is its text, `document` the whole
+    answer (None when the failure did not come as an envelope, such as a 404)."""
 
     def __init__(
-        self, reason: str, *, errors: tuple[str, ...] = (), status: int = 200, data: object = None
+        self,
+        reason: str,
+        *,
+        errors: tuple[str, ...] = (),
+        status: int = 200,
+        data: object = None,
+        document: object = None,
     ) -> None:
         super().__init__(reason, status=status)
         self.reason = reason
         self.errors = errors or (reason,)
         self.data = data
+        self.document = document
 
 
 class FunctionNotFound(FunctionFailed):

@@ -108,7 +108,7 @@ class Client:
         return CpanelAs(self, user)
 
     def login(self) -> None:
-        """Log in now (SessionLogin only); calls otherwise log in when they need to."""
+        """Log in (or open the SessionUrl) now; calls otherwise do it when they need to."""
         self._run(self._core.login())
 
     def logout(self) -> None:
