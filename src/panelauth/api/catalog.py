@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from panelauth.api.registry import Registry
-from panelauth.api.uapi import account, email
+from panelauth.api.uapi import account, email, panelauth_sessions
 from panelauth.api.uapi import session as cpanel_session
 from panelauth.api.uapi import tokens as cpanel_tokens
 from panelauth.api.uapi import twofactor as cpanel_twofactor
-from panelauth.api.whm import accounts, featurelists, info, resellers, sessions, tokens, twofactor
+from panelauth.api.whm import (
+    accounts,
+    featurelists,
+    info,
+    resellers,
+    session_admin,
+    sessions,
+    tokens,
+    twofactor,
+)
 
 
 def build_registry() -> Registry:
@@ -20,11 +29,13 @@ def build_registry() -> Registry:
         tokens,
         twofactor,
         sessions,
+        session_admin,
         account,
         email,
         cpanel_tokens,
         cpanel_twofactor,
         cpanel_session,
+        panelauth_sessions,
     ):
         registry.include(module.registry)
     return registry

@@ -1,4 +1,5 @@
-"""`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor, cert.
+"""`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor, sessions,
+cert.
 
 No traceback reaches a user: every failure is one `Error: ...` line on stderr and exit status 1
 (`PanelauthGroup`). Commands other than `init` and `serve` need an initialised data directory
@@ -437,6 +438,60 @@ def twofactor_remove(data_dir: DataDir, user: str) -> None:
     if not asyncio.run(tfa_cli.remove(data_dir, user)):
         raise click.ClickException(f"{user} has no two-factor configuration.")
     click.echo(f"Two-factor authentication is off for {user}.")
+
+
+@cli.group()
+def sessions() -> None:
+    """List and end live sessions (as root: every user's; SE-9)."""
+
+
+def _sessions_call(
+    data_dir: DataDir, function: str, pairs: list[tuple[str, str]], miss: str
+) -> Any:
+    """The data of a session function run as root; a refusal means `miss` does not exist."""
+    answer = asyncio.run(run_whmapi1(data_dir, function, Params(pairs)))
+    if not answer.succeeded:
+        if answer.status == 403:
+            raise click.ClickException(miss)
+        raise click.ClickException(str(answer.document["metadata"]["reason"]))
+    return answer.document["data"]
+
+
+@sessions.command("list")
+@click.option("--user", default=None, help="Only this user's sessions (with its mailboxes').")
+@click.option(
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml (the default) or json.",
+)
+@pass_store_dir
+def sessions_list(data_dir: DataDir, user: str | None, output: str) -> None:
+    """Live sessions: id, user, service, address, user agent, method, created, last seen."""
+    pairs = [("user", user)] if user else []
+    miss = f"The user “{user}” does not exist."
+    data = _sessions_call(data_dir, "panelauth_list_sessions", pairs, miss)
+    click.echo(render(data["sessions"], output))
+
+
+@sessions.command("kill")
+@click.option("--user", default=None, help="End every session of this user.")
+@click.option("--id", "session_id", default=None, help="End this session (its logged id).")
+@click.option("--all", "every", is_flag=True, help="End every session.")
+@pass_store_dir
+def sessions_kill(data_dir: DataDir, user: str | None, session_id: str | None, every: bool) -> None:
+    """End sessions (logged as PURGE ... kill): one of --user, --id or --all."""
+    if [user is not None, session_id is not None, every].count(True) != 1:
+        raise click.UsageError("Give exactly one of --user, --id or --all.")
+    if user is not None:
+        pairs, miss = [("user", user)], f"The user “{user}” does not exist."
+    elif session_id is not None:
+        pairs, miss = [("session", session_id)], f"No session “{session_id}”."
+    else:
+        pairs, miss = [("all", "1")], "Refused."
+    data = _sessions_call(data_dir, "panelauth_kill_sessions", pairs, miss)
+    click.echo(f"Ended {data['killed']} session(s).")
 
 
 @cli.command("cert")

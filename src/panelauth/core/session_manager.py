@@ -32,6 +32,8 @@ from panelauth.protocol.services import Service
 from panelauth.protocol.sessionlog import Origin
 
 PASSWORD_CHANGE = "password_change"  # the purge reason of a changed credential (w§14.1)
+KILL = "kill"  # ended by an administrator or the user (SE-9, w§14.1)
+LIMIT = "limit"  # the oldest session, ended when a new one passes the per-user cap (SE-13)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +73,14 @@ class SessionManager:
         user_agent: str = "",
         spend: StepUse | None = None,
         credential_version: int | None = None,
+        replaces: str | None = None,
     ) -> Created:
         """Create and log a session; with `spend`, the TOTP step that opens it is spent in the
         same transaction, and a replayed step raises TwoFactorFailed (TF-2).
 
         The session records its identity's credential version (CV-9): `credential_version`,
-        else the one stored now."""
+        else the one stored now. An active session counts against the per-user cap (SE-13):
+        past it, the identity's oldest active sessions end (`limit`), never `replaces`."""
         now = self._clock.now()
         if credential_version is None:
             credential_version = await self.current_credential_version(user)
@@ -106,6 +110,8 @@ class SessionManager:
             session.session_id,
             Origin(address, service.value, creator, method, path, possessed=creator != user),
         )
+        if state is SessionState.ACTIVE:
+            await self._enforce_cap(user, {session.session_id, replaces or ""}, address)
         return Created(session, encode_cookie_value(fresh.session_id, fresh.secret))
 
     async def successor(
@@ -141,6 +147,7 @@ class SessionManager:
             credential_version=(
                 previous.credential_version if credential_version is None else credential_version
             ),
+            replaces=previous.session_id,
         )
 
     async def purge(self, session_id: str, reason: str, address: str | None = None) -> bool:
@@ -170,6 +177,33 @@ class SessionManager:
             if await self.purge(session.session_id, reason, address):
                 count += 1
         return count
+
+    async def live_sessions(self, user: str, *, exact: bool = False) -> list[Session]:
+        """Unexpired sessions of `user` and its account's identities (`exact`: of the identity
+        `user` only), oldest first (SE-9)."""
+        now = self._clock.now()
+        return sorted(
+            (
+                session
+                for session in await self._store.sessions_of(user)
+                if (not exact or session.user == user) and not session.expired(now, self.policy)
+            ),
+            key=lambda session: (session.created_at, session.session_id),
+        )
+
+    async def _enforce_cap(self, user: str, keep: set[str], address: str) -> None:
+        """SE-13: with a cap, end the identity's oldest active sessions but `keep` so that,
+        with the new one, no more than the cap remain."""
+        cap = self.policy.max_per_user
+        if cap <= 0:
+            return
+        others = [
+            session
+            for session in await self.live_sessions(user, exact=True)
+            if session.state is SessionState.ACTIVE and session.session_id not in keep
+        ]
+        for session in others[: max(0, len(others) - cap + 1)]:
+            await self.purge(session.session_id, LIMIT, address)
 
     async def live(
         self, cookie_values: Sequence[str], service: Service
@@ -307,6 +341,7 @@ class SessionManager:
             return None
         if not await self._store.activate_session(session.session_id, address, now):
             return None  # someone else consumed it first
+        await self._enforce_cap(session.user, {session.session_id}, address)
         return replace(session, state=SessionState.ACTIVE, bound_address=address, last_seen=now)
 
     async def sweep(self, limit: int = 500) -> int:

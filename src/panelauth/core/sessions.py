@@ -53,6 +53,7 @@ class SessionPolicy:
     touch_interval: float = 5  # at most one last-seen write per session per interval
     max_wrong_tokens: int = 3
     ip_validation: IpValidation = IpValidation.STRICT
+    max_per_user: int = 0  # active sessions an identity may hold at once (SE-13); 0: unlimited
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,8 @@ class Settings:
     session_idle_seconds: float = 1800.0
     session_absolute_seconds: float = 12 * 3600.0
     cookie_ip_validation: str = "strict"
+    # SE-13: active sessions per identity; past it a login ends the oldest (`limit`); 0: no cap
+    max_sessions_per_user: int = 0
     # w§14.1 (D9): "seed" (default) or "cpsrvd" for the current cPanel logger layout
     session_log_layout: str = "seed"
     # w§13.3: the key that encrypts two-factor secrets lives outside the database
@@ -83,6 +85,7 @@ SETTING_HELP: dict[str, str] = {
     "session_idle_seconds": "idle limit of password sessions",
     "session_absolute_seconds": "absolute limit of every session",
     "cookie_ip_validation": "strict, loose (same /24 or /64) or disabled",
+    "max_sessions_per_user": "active sessions per user; a login past it ends the oldest (0: none)",
     "session_log_layout": "seed (cPanel's SSO-guide layout) or cpsrvd (its current logger)",
     "tfa_key_file": "the key sealing two-factor secrets, made at start (null: <data dir>/tfa.key)",
     "tfa_window_steps": "accepted TOTP steps either side of now",
@@ -115,6 +118,7 @@ _SIMPLE_KEYS: dict[str, type] = {
     "session_idle_seconds": float,
     "session_absolute_seconds": float,
     "cookie_ip_validation": str,
+    "max_sessions_per_user": int,
     "session_log_layout": str,
     "tfa_key_file": str,
     "tfa_window_steps": int,
@@ -162,10 +166,16 @@ def settings_from_mapping(raw: dict[str, Any]) -> Settings:
             values[key] = _argon2(value)
         else:
             raise ConfigError(f"unknown setting: {key}")
+    _check_ranges(values)
+    return replace(Settings(), **values)
+
+
+def _check_ranges(values: dict[str, Any]) -> None:
     for key in _POSITIVE:
         if values.get(key, 1) <= 0:
             raise ConfigError(f"{key}: must be positive")
-    return replace(Settings(), **values)
+    if values.get("max_sessions_per_user", 0) < 0:
+        raise ConfigError("max_sessions_per_user: must be 0 (no cap) or more")
 
 
 def _argon2(value: Any) -> Argon2Parameters:

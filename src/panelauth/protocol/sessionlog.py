@@ -22,6 +22,7 @@ PURGE_REASONS = frozenset(
         "badpass",
         "expired",
         "kill",
+        "limit",
         "loadsession",
         "loginsuccess",
         "logout",

@@ -141,6 +141,7 @@ def session_policy(settings: Settings) -> SessionPolicy:
         password_idle=settings.session_idle_seconds,
         absolute=settings.session_absolute_seconds,
         ip_validation=IpValidation(settings.cookie_ip_validation),
+        max_per_user=settings.max_sessions_per_user,
     )
 
 
