@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from panelauth.core.settings import ConfigError, settings_from_mapping
+from panelauth.core.settings import ConfigError, Settings, settings_from_mapping
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,20 @@ def test_refuses_a_word_outside_the_choices_naming_the_key(
 def test_a_bad_choice_is_refused_even_among_valid_keys() -> None:
     with pytest.raises(ConfigError, match="cookie_ip_validation"):
         settings_from_mapping({"hostname": "panel.example.test", "cookie_ip_validation": "lenient"})
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [
+        ("panel.example.test:2083", "panel.example.test"),
+        ("PANEL.example.test", "PANEL.example.test"),
+        ("[::1]:2087", "::1"),
+        ("localhost", "localhost"),
+        ("evil.example:2083", "panel.example.test"),  # never an unchecked Host (SS-8)
+        ("", "panel.example.test"),
+        (None, "panel.example.test"),
+    ],
+)
+def test_public_host_is_a_server_name_or_the_hostname(requested: str | None, expected: str) -> None:
+    settings = Settings(hostname="panel.example.test")
+    assert settings.public_host(requested) == expected

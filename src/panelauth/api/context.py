@@ -55,8 +55,8 @@ class CallContext:
     account: Account | None = None
     # set in a Webmail context: the only mailbox the call may touch (w§16.6)
     mailbox: str | None = None
-    # where the server is reached, for the URLs a function hands out (w§10.1): the request's
-    # host if it is a configured server name (None: the configured hostname), and the listener's
+    # where the server is reached, for the URLs a function hands out (w§10.1): the request's Host
+    # header as sent (checked by `public_host` only when a function asks), and the listener's
     # port offset
     host: str | None = None
     port_offset: int = 0
@@ -70,7 +70,8 @@ class CallContext:
         return self.runtime.clock
 
     def public_host(self) -> str:
-        return self.host or self.runtime.settings.hostname
+        """The request's host if it is a configured server name, else the hostname (SS-8)."""
+        return self.runtime.settings.public_host(self.host)
 
     def accounts(self) -> Accounts:
         """Account lifecycle rules over this call's store, hasher and clock."""

@@ -85,8 +85,9 @@ class Dispatcher:
     ) -> Outcome:
         """A UAPI or API 2 call: on a cPanel or Webmail port, or through WHM for `acting_user`."""
         try:
-            context = await self._cpanel_context(identity, service, client_address, acting_user)
-            context = dataclasses.replace(context, host=host, port_offset=port_offset)
+            context = await self._cpanel_context(
+                identity, service, client_address, acting_user, host, port_offset
+            )
             function = self.registry.get(api, module, name)
             if function is None:
                 raise FunctionNotFound()
@@ -96,7 +97,13 @@ class Dispatcher:
             return Outcome(error=error)
 
     async def _cpanel_context(
-        self, identity: Identity, service: Service, client_address: str, acting_user: str | None
+        self,
+        identity: Identity,
+        service: Service,
+        client_address: str,
+        acting_user: str | None,
+        host: str | None,
+        port_offset: int,
     ) -> CallContext:
         store = self.runtime.store
         if identity.is_whm_user:
@@ -104,7 +111,9 @@ class Dispatcher:
             if not acting_user:
                 raise InvalidArgument("You must specify the cPanel user.")
             target = await store.get_account(acting_user)
-            probe = CallContext(self.runtime, identity, service, client_address)
+            probe = CallContext(
+                self.runtime, identity, service, client_address, host=host, port_offset=port_offset
+            )
             if target is None or target.is_root or not probe.may_manage(target):
                 raise PermissionDenied()  # the same answer for absent and foreign (no enumeration)
             return dataclasses.replace(probe, account=target)
@@ -116,7 +125,16 @@ class Dispatcher:
         mailbox = identity.user if identity.kind is IdentityKind.MAIL else None
         if service is Service.WEBMAIL and mailbox is None:
             mailbox = account.user  # the account's default mailbox
-        return CallContext(self.runtime, identity, service, client_address, account, mailbox)
+        return CallContext(
+            self.runtime,
+            identity,
+            service,
+            client_address,
+            account,
+            mailbox,
+            host=host,
+            port_offset=port_offset,
+        )
 
     async def _authorise_cpanel(self, function: Function, context: CallContext) -> None:
         account = context.acting_account()

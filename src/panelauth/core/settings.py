@@ -57,6 +57,12 @@ class Settings:
     # records (accounts, tokens, sessions) each worker's store keeps, per kind; 0: none
     store_cache_entries: int = 10_000
 
+    def public_host(self, requested: str | None) -> str:
+        """`requested` (a Host header: name, optional port) if it is one of this server's names,
+        else the configured hostname: an unchecked Host never reaches a URL (SS-8)."""
+        host = (requested or "").rsplit(":", 1)[0].strip("[]")
+        return host if host and self.is_server_name(host) else self.hostname
+
     def is_server_name(self, host: str) -> bool:
         """A name this server answers to; loopback names can only mean this machine."""
         host = host.lower()

@@ -155,7 +155,8 @@ class Gateway:
             # 4. every check passed: only now is the login recorded (CV-10)
             self._logged_in(identity, facts, at)
             # 5. routing, authorisation and the function (api/dispatch)
-            host = public_host(request, self.state.settings)
+            # the Host as sent: checked only by a function that hands out a URL (SS-8)
+            host = request.host
             outcome, endpoint = await self._call(target, identity, params, facts.address, host)
             self._check_password_failed(outcome, identity, facts)
         except PanelauthError as error:

@@ -185,5 +185,4 @@ def _cross_site(request: web.BaseRequest, listener: Listener) -> bool:
 
 def public_host(request: web.BaseRequest, settings: Settings) -> str:
     """The request's host if it is a configured server name, else the hostname (SS-8)."""
-    host = (request.host or "").rsplit(":", 1)[0].strip("[]")
-    return host if host and settings.is_server_name(host) else settings.hostname
+    return settings.public_host(request.host)
