@@ -53,8 +53,8 @@ class HeaderAuth:
 
 
 @dataclass(frozen=True, init=False)
-class Password(HeaderAuth):
-    """`Authorization: Basic` (w§2.1); with `otp_secret`, `X-CPANEL-OTP` on each request (w§2.6)."""
+class _UserPassword:
+    """A user, a password and, with `otp_secret`, the TOTP secret that answers two-factor."""
 
     user: str
     password: Secret
@@ -71,6 +71,11 @@ class Password(HeaderAuth):
         object.__setattr__(self, "user", user)
         object.__setattr__(self, "password", _secret(password))
         object.__setattr__(self, "totp", _totp(otp_secret, otp_clock))
+
+
+@dataclass(frozen=True, init=False)
+class Password(_UserPassword, HeaderAuth):
+    """`Authorization: Basic` (w§2.1); with `otp_secret`, `X-CPANEL-OTP` on each request (w§2.6)."""
 
     def headers(self) -> dict[str, str]:
         headers = {"Authorization": format_basic(self.user, self.password.reveal())}
@@ -122,24 +127,8 @@ class AccessHash(HeaderAuth):
 
 
 @dataclass(frozen=True, init=False)
-class SessionLogin:
+class SessionLogin(_UserPassword):
     """A session: `user`/`pass` (and `tfa_token` from `otp_secret`) to the login endpoint."""
-
-    user: str
-    password: Secret
-    totp: Totp | None = field(default=None)
-
-    def __init__(
-        self,
-        user: str,
-        password: str | Secret,
-        *,
-        otp_secret: str | Secret | None = None,
-        otp_clock: Now = time.time,
-    ) -> None:
-        object.__setattr__(self, "user", user)
-        object.__setattr__(self, "password", _secret(password))
-        object.__setattr__(self, "totp", _totp(otp_secret, otp_clock))
 
     def form(self) -> list[tuple[str, str]]:
         """The login form's fields (w§3.1)."""

@@ -57,17 +57,24 @@ async def _mailbox(ctx: CallContext, args: Params) -> Mailbox:
     return mailbox
 
 
-async def _for_mailbox(ctx: CallContext, mailbox: Mailbox, bound: str | None) -> dict[str, Any]:
+async def _webmail_session(
+    ctx: CallContext, user: str, account: str, tag: str, bound: str | None
+) -> dict[str, Any]:
+    """The unused Webmail hand-off for `user` (the account itself or one of its mailboxes)."""
     handoff = await create_handoff(
         ctx,
-        user=mailbox.address,
-        account=mailbox.account,
+        user=user,
+        account=account,
         service=Service.WEBMAIL,
         method=METHOD,
-        tag=TAG_MAIL_USER,
+        tag=tag,
         bound_address=bound,
     )
     return _answer(handoff)
+
+
+async def _for_mailbox(ctx: CallContext, mailbox: Mailbox, bound: str | None) -> dict[str, Any]:
+    return await _webmail_session(ctx, mailbox.address, mailbox.account, TAG_MAIL_USER, bound)
 
 
 @registry.cpanel(
@@ -76,16 +83,7 @@ async def _for_mailbox(ctx: CallContext, mailbox: Mailbox, bound: str | None) ->
 async def create_webmail_session_for_self(ctx: CallContext, args: Params) -> dict[str, Any]:
     bound = _options(ctx, args)
     account = ctx.acting_account()
-    handoff = await create_handoff(
-        ctx,
-        user=account.user,
-        account=account.user,
-        service=Service.WEBMAIL,
-        method=METHOD,
-        tag=TAG_SELF,
-        bound_address=bound,
-    )
-    return _answer(handoff)
+    return await _webmail_session(ctx, account.user, account.user, TAG_SELF, bound)
 
 
 @registry.cpanel(
