@@ -17,6 +17,7 @@ from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core.accounts import Accounts
 from panelauth.core.audit import MemoryAccountingLog, MemorySessionLog
+from panelauth.core.bruteforce import BruteForceGuard
 from panelauth.core.models import Account
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
 from panelauth.core.secretbox import SecretBox
@@ -113,6 +114,7 @@ def runtime(
         tmp_path / "home",
         sessions,
         two_factor,
+        BruteForceGuard(store, clock),
     )
 
 

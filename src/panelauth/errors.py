@@ -69,10 +69,20 @@ class AuthenticationFailed(PanelauthError):
     reason = "Access denied"
     form = Form.ACCESS_DENIED
 
-    def __init__(self, detail: str = "user password incorrect", *, claimed_user: str = "") -> None:
+    def __init__(
+        self,
+        detail: str = "user password incorrect",
+        *,
+        claimed_user: str = "",
+        counted: bool = True,
+    ) -> None:
         super().__init__(self.reason)
         self.detail = detail
         self.claimed_user = claimed_user
+        # whether brute-force protection still has to count it: not for what is no credential
+        # failure (a suspended account, a token from a wrong address, BF-7), nor for an attempt
+        # it refused or already counted itself (core/bruteforce.py)
+        self.counted = counted
 
 
 class TwoFactorFailed(PanelauthError):
@@ -168,10 +178,12 @@ class MailboxPasswordIncorrect(FunctionFailed):
     and the edge records a failed login for `mailbox`."""
 
     reason = "The password is not correct."
+    counted = True  # a failed login for brute-force protection
 
-    def __init__(self, mailbox: str) -> None:
+    def __init__(self, mailbox: str, detail: str = "user password incorrect") -> None:
         super().__init__()
         self.mailbox = mailbox
+        self.detail = detail  # for the login log
 
 
 class BadRequest(PanelauthError):

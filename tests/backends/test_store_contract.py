@@ -20,6 +20,19 @@ from panelauth.backends import migrate_store, open_store
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core import stores
+from panelauth.core.hulk import (
+    CONFIG_SETTING,
+    DAY,
+    Block,
+    Failure,
+    HulkView,
+    Limits,
+    ListEntry,
+    ListName,
+    Method,
+    address_key,
+    user_key,
+)
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse, Store
@@ -869,6 +882,563 @@ async def test_a_committed_write_is_seen_at_the_next_read(
     await store.insert_session(session("bob:BBBBBBBBBBBBBBBB", state=SessionState.UNUSED))
     await store.set_tfa_secret("info@bob.example", b"sealed", step=1, address="192.0.2.1", now=0)
     for reader in (store, other_worker):  # both workers hold the old records (and absences)
+        assert not await read(reader)
+        assert not await read(reader)
+    await change(store if writer == "this worker" else other_worker)
+    assert await read(store)
+    assert await read(other_worker)
+
+
+# -- brute-force protection: failures, blocks, locks, lists, root's addresses ---------------------
+
+T0 = 1_000_000.0
+ADDRESS = "192.0.2.7"
+# small limits, so that every threshold is a few calls away
+LIMITS = Limits(
+    address_window=600.0,
+    address_limit=3,
+    address_block=900.0,
+    brute_window=3600.0,
+    brute_limit=5,
+    brute_block=DAY,
+    user_window=300.0,
+    user_limit=4,
+    user_lock=900.0,
+)
+# record only: nothing is ever blocked or locked, nothing pruned within 10 000 s
+COUNT_ONLY = replace(
+    LIMITS,
+    address_limit=0,
+    brute_limit=0,
+    user_limit=0,
+    address_window=10_000.0,
+    brute_window=10_000.0,
+    user_window=10_000.0,
+)
+
+
+def failure(
+    at: float,
+    address: str = ADDRESS,
+    user: str = "bob",
+    *,
+    method: Method = Method.PASSWORD,
+    service: str = "cpaneld",
+) -> Failure:
+    return Failure(address_key(address), address, user_key(user), user, service, method, at)
+
+
+async def record(
+    s: Store, *failures: Failure, limits: Limits = LIMITS, recorded: bool = False
+) -> None:
+    for one in failures:
+        await s.record_failure(one, limits, recorded=recorded)
+
+
+async def failures_of(s: Store, since: float = 0.0) -> list[tuple[str, str, float]]:
+    """(address, user, at) of every remembered failure, oldest first."""
+    found = await s.failures_since(since, limit=1000)
+    return sorted((f.address, f.user, f.at) for f in found)
+
+
+async def test_a_new_store_has_no_configuration_and_no_lists(store: Store) -> None:
+    view = await store.hulk_view()
+    assert view == HulkView(config_json=None, entries=())
+    assert await store.hulk_view() is view  # the same object until a change
+
+
+async def test_the_view_carries_the_configuration_and_both_lists(store: Store) -> None:
+    await store.set_setting(CONFIG_SETTING, '{"max_failures": 3}')
+    await store.add_list_entries(
+        ListName.WHITE, [("192.0.2.0/24", "office"), ("2001:db8::/32", "")], T0
+    )
+    await store.add_list_entries(ListName.BLACK, [("198.51.100.9/32", "scanner")], T0 + 1)
+    view = await store.hulk_view()
+    assert view.config_json == '{"max_failures": 3}'
+    assert view.entries == (
+        ListEntry(ListName.BLACK, "198.51.100.9/32", "scanner", T0 + 1),
+        ListEntry(ListName.WHITE, "192.0.2.0/24", "office", T0),
+        ListEntry(ListName.WHITE, "2001:db8::/32", "", T0),
+    )
+    assert await store.hulk_view() is view
+
+
+async def test_adding_a_listed_network_again_replaces_its_comment(store: Store) -> None:
+    await store.add_list_entries(ListName.WHITE, [("192.0.2.0/24", "old")], T0)
+    await store.add_list_entries(ListName.WHITE, [("192.0.2.0/24", "new")], T0 + 50)
+    await store.add_list_entries(ListName.BLACK, [("192.0.2.0/24", "other list")], T0 + 60)
+    entries = (await store.hulk_view()).entries
+    assert entries == (
+        ListEntry(ListName.BLACK, "192.0.2.0/24", "other list", T0 + 60),
+        ListEntry(ListName.WHITE, "192.0.2.0/24", "new", T0),  # created when first added
+    )
+
+
+async def test_delete_list_entries_removes_from_that_list_only(store: Store) -> None:
+    await store.add_list_entries(ListName.WHITE, [("192.0.2.0/24", ""), ("10.0.0.1/32", "")], T0)
+    await store.add_list_entries(ListName.BLACK, [("192.0.2.0/24", "")], T0)
+    assert await store.delete_list_entries(ListName.WHITE, ["192.0.2.0/24", "203.0.113.0/24"]) == 1
+    assert await store.delete_list_entries(ListName.WHITE, ["192.0.2.0/24"]) == 0
+    assert await store.delete_list_entries(ListName.WHITE, []) == 0
+    assert [(e.list_name, e.network) for e in (await store.hulk_view()).entries] == [
+        (ListName.BLACK, "192.0.2.0/24"),
+        (ListName.WHITE, "10.0.0.1/32"),
+    ]
+
+
+async def test_an_address_with_nothing_recorded_has_no_standing(store: Store) -> None:
+    standing = await store.address_standing(address_key(ADDRESS), T0, 3600.0)
+    assert (standing.blocked_until, standing.failures, standing.root_seen_at) == (0.0, 0, 0.0)
+    assert not standing.has_failures_of(user_key("bob"))
+    assert await store.user_locked_until(user_key("bob")) == 0.0
+
+
+async def test_the_standing_counts_failures_of_any_user_within_the_lookback(
+    store: Store, other_worker: Store
+) -> None:
+    await record(
+        store,
+        failure(T0 - 5000),  # older than the lookback below
+        failure(T0 - 100),
+        failure(T0 - 10, user="carol"),
+        failure(T0 - 5, address="192.0.2.8"),
+        limits=COUNT_ONLY,
+    )
+    standing = await store.address_standing(address_key(ADDRESS), T0, 1000.0)
+    assert standing.failures == 2
+    assert standing.has_failures_of(user_key("bob"))
+    assert standing.has_failures_of(user_key("carol"))
+    assert not standing.has_failures_of(user_key("dan"))
+    assert (standing.blocked_until, standing.root_seen_at) == (0.0, 0.0)
+    longer = await other_worker.address_standing(address_key(ADDRESS), T0, 10_000.0)
+    assert longer.failures == 3
+
+
+async def test_a_failure_at_the_window_edge_no_longer_counts(store: Store) -> None:
+    await record(store, failure(T0), limits=COUNT_ONLY)
+    standing = await store.address_standing(address_key(ADDRESS), T0 + 100.0, 100.0)
+    assert standing.failures == 0
+
+
+async def test_reserve_attempt_records_until_the_address_limit(store: Store) -> None:
+    for index in range(3):
+        reserved = failure(T0 + index, user=f"user{index}")
+        assert await store.reserve_attempt(reserved, LIMITS, per_user=True)
+    assert len(await failures_of(store)) == 3
+    # at the limit: refused, and nothing recorded
+    assert not await store.reserve_attempt(failure(T0 + 3), LIMITS, per_user=False)
+    assert len(await failures_of(store)) == 3
+    assert await store.list_blocks(T0 + 3) == []  # reserving never blocks
+    # once the oldest has left the window, one more is taken
+    assert await store.reserve_attempt(failure(T0 + 601), LIMITS, per_user=False)
+    assert len(await failures_of(store)) == 4
+
+
+async def test_reserve_attempt_without_an_address_limit(store: Store) -> None:
+    unlimited = replace(LIMITS, address_limit=0)
+    for index in range(5):
+        assert await store.reserve_attempt(
+            failure(T0 + index, user=f"u{index}"), unlimited, per_user=True
+        )
+
+
+async def test_reserve_attempt_refuses_an_account_at_its_limit_per_user_only(
+    store: Store,
+) -> None:
+    for index in range(4):
+        reserved = failure(T0 + index, address=f"192.0.2.{10 + index}")
+        assert await store.reserve_attempt(reserved, LIMITS, per_user=True)
+    fresh = failure(T0 + 5, address="192.0.2.50")
+    assert not await store.reserve_attempt(fresh, LIMITS, per_user=True)
+    assert not await store.reserve_attempt(fresh, replace(LIMITS, user_limit=4), per_user=True)
+    assert await store.reserve_attempt(fresh, replace(LIMITS, user_limit=0), per_user=True)
+    assert await store.reserve_attempt(
+        replace(fresh, at=T0 + 6), LIMITS, per_user=False
+    )  # not counted per account
+    assert len(await failures_of(store)) == 6
+
+
+async def test_reserve_attempt_refuses_a_blocked_address_and_a_locked_account(
+    store: Store,
+) -> None:
+    await record(store, *(failure(T0 + i, user=f"u{i}") for i in range(3)))
+    assert not await store.reserve_attempt(failure(T0 + 700, user="x"), LIMITS, per_user=False)
+    for index in range(4):
+        await record(store, failure(T0 + index, address=f"198.51.100.{index}", user="carol"))
+    elsewhere = failure(T0 + 400, address="203.0.113.1", user="carol")  # the count has aged
+    assert not await store.reserve_attempt(elsewhere, LIMITS, per_user=True)
+    assert await store.reserve_attempt(elsewhere, LIMITS, per_user=False)
+
+
+async def test_record_failure_blocks_the_address_at_max_failures_byip(store: Store) -> None:
+    key = address_key(ADDRESS)
+    await record(store, failure(T0, user="bob"), failure(T0 + 1, user="carol"))
+    assert (await store.address_standing(key, T0 + 1, 3600.0)).blocked_until == 0.0
+    assert await store.list_blocks(T0 + 1) == []
+    await record(store, failure(T0 + 2, user="dan", method=Method.API_TOKEN, service="whostmgrd"))
+    assert (await store.address_standing(key, T0 + 3, 3600.0)).blocked_until == T0 + 902
+    assert await store.list_blocks(T0 + 3) == [
+        Block(
+            "address",
+            key,
+            ADDRESS,
+            T0 + 2,
+            T0 + 902,
+            False,
+            "whostmgrd",
+            "api_token",
+            "too many failures from this address",
+        )
+    ]
+    assert await store.list_blocks(T0 + 902) == []  # a block ends at its `until`
+
+
+async def test_failures_older_than_the_address_window_do_not_block(store: Store) -> None:
+    await record(store, failure(T0), failure(T0 + 601), failure(T0 + 602))
+    assert await store.list_blocks(T0 + 602) == []
+    await record(store, failure(T0 + 603))
+    assert [b.until for b in await store.list_blocks(T0 + 603)] == [T0 + 603 + 900]
+
+
+async def test_record_failure_of_a_reserved_attempt_does_not_record_it_twice(
+    store: Store,
+) -> None:
+    reserved = failure(T0)
+    assert await store.reserve_attempt(reserved, LIMITS, per_user=True)
+    await store.record_failure(reserved, LIMITS, recorded=True)
+    assert await failures_of(store) == [(ADDRESS, "bob", T0)]
+
+
+async def test_a_reserved_attempt_reaching_the_limit_blocks_when_recorded(store: Store) -> None:
+    for index in range(3):
+        reserved = failure(T0 + index, user=f"u{index}")
+        assert await store.reserve_attempt(reserved, LIMITS, per_user=True)
+        await store.record_failure(reserved, LIMITS, recorded=True)
+    assert [b.kind for b in await store.list_blocks(T0 + 3)] == ["address"]
+    assert len(await failures_of(store)) == 3
+
+
+async def test_mark_as_brute_blocks_the_address_for_a_day(store: Store) -> None:
+    # 700 s apart: never three within the address window, five within the lookback
+    spread = [failure(T0 + 700 * index, user=f"u{index}") for index in range(5)]
+    await record(store, *spread[:4])
+    assert await store.list_blocks(T0 + 2100) == []
+    await record(store, spread[4])
+    assert await store.list_blocks(T0 + 2800) == [
+        Block(
+            "address",
+            address_key(ADDRESS),
+            ADDRESS,
+            T0 + 2800,
+            T0 + 2800 + DAY,
+            True,
+            "cpaneld",
+            "password",
+            "excessive failures from this address",
+        )
+    ]
+
+
+async def test_a_longer_block_is_never_shortened_by_a_shorter_one(store: Store) -> None:
+    key = address_key(ADDRESS)
+    spread = [failure(T0 + 700 * index, user=f"u{index}") for index in range(5)]
+    await record(store, *spread)
+    day_block = T0 + 2800 + DAY
+    # three more within the address window, counted without mark_as_brute: a 15-minute block,
+    # under the day-long one
+    now = T0 + 3000
+    await record(
+        store, *(failure(now + i) for i in range(3)), limits=replace(LIMITS, brute_limit=0)
+    )
+    (block,) = await store.list_blocks(now + 3)
+    assert (block.until, block.excessive) == (day_block, True)
+    assert block.notes == "excessive failures from this address"
+    assert (await store.address_standing(key, now + 3, 3600.0)).blocked_until == day_block
+
+
+async def test_a_short_block_is_lengthened_by_a_longer_one(store: Store) -> None:
+    await record(store, *(failure(T0 + i, user=f"u{i}") for i in range(3)))
+    (short,) = await store.list_blocks(T0 + 2)
+    assert (short.until, short.excessive) == (T0 + 902, False)
+    await record(store, failure(T0 + 3), failure(T0 + 4))  # the fifth: mark_as_brute
+    (longer,) = await store.list_blocks(T0 + 4)
+    assert (longer.until, longer.excessive) == (T0 + 4 + DAY, True)
+    assert longer.notes == "excessive failures from this address"
+
+
+async def test_record_failure_locks_the_account_at_max_failures(store: Store) -> None:
+    bob = user_key("bob")
+    for index in range(3):
+        await record(store, failure(T0 + index, address=f"198.51.100.{index}"))
+    assert await store.user_locked_until(bob) == 0.0
+    await record(store, failure(T0 + 3, address="198.51.100.3", service="webmaild"))
+    assert await store.user_locked_until(bob) == T0 + 3 + 900
+    assert await store.user_locked_until(user_key("carol")) == 0.0
+    assert await store.list_blocks(T0 + 4) == [
+        Block(
+            "user", bob, "bob", T0 + 3, T0 + 903, False, "webmaild", "password", "too many failures"
+        )
+    ]
+
+
+async def test_a_lock_is_never_shortened_and_a_later_failure_extends_it(store: Store) -> None:
+    bob = user_key("bob")
+    for index in range(4):
+        await record(store, failure(T0 + index, address=f"198.51.100.{index}"))
+    short_lock = replace(LIMITS, user_lock=10.0)
+    await record(store, failure(T0 + 4, address="198.51.100.9"), limits=short_lock)
+    assert await store.user_locked_until(bob) == T0 + 903
+    await record(store, failure(T0 + 100, address="198.51.100.10"))
+    assert await store.user_locked_until(bob) == T0 + 1000
+
+
+async def test_account_failures_older_than_the_user_window_do_not_lock(store: Store) -> None:
+    await record(store, failure(T0, address="198.51.100.1"))
+    for index in range(3):
+        await record(store, failure(T0 + 300 + index, address=f"198.51.100.{2 + index}"))
+    assert await store.user_locked_until(user_key("bob")) == 0.0
+
+
+async def test_limits_of_zero_never_block_or_lock(store: Store) -> None:
+    off = replace(LIMITS, address_limit=0, brute_limit=0, user_limit=0)
+    await record(store, *(failure(T0 + i) for i in range(10)), limits=off)
+    assert await store.list_blocks(T0 + 10) == []
+    assert await store.user_locked_until(user_key("bob")) == 0.0
+    assert len(await failures_of(store)) == 10
+
+
+async def test_record_failure_forgets_ended_blocks_and_failures_no_window_counts(
+    store: Store,
+) -> None:
+    await record(store, *(failure(T0 + i) for i in range(4)))  # a block and a lock
+    assert len(await store.list_blocks(0.0)) == 2
+    later = T0 + 4000  # past every window (the longest: brute_window, 3600 s)
+    await record(store, failure(later, address="203.0.113.1", user="carol"))
+    assert await store.list_blocks(0.0) == []
+    assert await failures_of(store) == [("203.0.113.1", "carol", later)]
+
+
+async def test_clear_failures_forgets_only_that_pair(store: Store) -> None:
+    other = "192.0.2.8"
+    await record(
+        store,
+        failure(T0),
+        failure(T0 + 1),
+        failure(T0 + 2, user="carol"),
+        failure(T0 + 3, address=other),
+        limits=COUNT_ONLY,
+    )
+    key = address_key(ADDRESS)
+    assert (await store.address_standing(key, T0 + 4, 3600.0)).failures == 3
+    await store.clear_failures(key, user_key("bob"))
+    assert await failures_of(store) == [(ADDRESS, "carol", T0 + 2), (other, "bob", T0 + 3)]
+    standing = await store.address_standing(key, T0 + 4, 3600.0)
+    assert standing.failures == 1
+    assert not standing.has_failures_of(user_key("bob"))
+    await store.clear_failures(key, user_key("nobody"))  # nothing to clear: no error
+    assert len(await failures_of(store)) == 2
+
+
+async def test_clear_failures_lifts_no_block(store: Store) -> None:
+    await record(store, *(failure(T0 + i) for i in range(3)))
+    await store.clear_failures(address_key(ADDRESS), user_key("bob"))
+    assert await failures_of(store) == []
+    standing = await store.address_standing(address_key(ADDRESS), T0 + 3, 3600.0)
+    assert standing.blocked_until == T0 + 902
+
+
+async def test_remember_root_address_keeps_the_latest_success(store: Store) -> None:
+    key = address_key(ADDRESS)
+    await store.remember_root_address(key, T0)
+    assert (await store.address_standing(key, T0, 3600.0)).root_seen_at == T0
+    await store.remember_root_address(key, T0 + DAY)
+    assert (await store.address_standing(key, T0 + DAY, 3600.0)).root_seen_at == T0 + DAY
+    other = await store.address_standing(address_key("192.0.2.8"), T0, 3600.0)
+    assert other.root_seen_at == 0.0
+
+
+async def test_failures_since_are_newest_first_and_limited(store: Store) -> None:
+    otp = failure(T0 + 2, address="2001:db8::1", user="info@bob.example", method=Method.OTP)
+    await record(store, failure(T0), failure(T0 + 1, service="webmaild"), otp, limits=COUNT_ONLY)
+    assert await store.failures_since(T0, limit=10) == [
+        otp,
+        failure(T0 + 1, service="webmaild"),
+    ]
+    assert await store.failures_since(T0 - 1, limit=1) == [otp]
+    assert await store.failures_since(T0 + 2, limit=10) == []
+
+
+async def test_unblock_lifts_blocks_and_forgets_failures_and_counts_them(store: Store) -> None:
+    await record(store, *(failure(T0 + i) for i in range(4)))  # 4 failures, a block, a lock
+    await record(store, failure(T0 + 4, address="192.0.2.8", user="carol"))
+    assert await store.unblock([address_key(ADDRESS)], []) == 5  # 4 failures and the block
+    assert (await store.address_standing(address_key(ADDRESS), T0 + 5, 3600.0)).blocked_until == 0
+    assert await store.user_locked_until(user_key("bob")) == T0 + 903  # a lock is the user's
+    assert await store.unblock([], [user_key("bob")]) == 1
+    assert await store.user_locked_until(user_key("bob")) == 0.0
+    assert await failures_of(store) == [("192.0.2.8", "carol", T0 + 4)]
+    assert await store.unblock([address_key("203.0.113.1")], [user_key("ghost")]) == 0
+    assert await store.unblock([], [user_key("carol")]) == 1
+    assert await failures_of(store) == []
+
+
+async def test_recorded_address_keys_are_those_with_failures_or_a_block(store: Store) -> None:
+    assert await store.recorded_address_keys() == []
+    await record(store, *(failure(T0 + i, user=f"u{i}") for i in range(3)))
+    await record(store, failure(T0 + 3, address="2001:db8::1"), failure(T0 + 4, address="unknown"))
+    assert sorted(await store.recorded_address_keys()) == sorted(
+        [
+            (address_key(ADDRESS), ADDRESS),
+            (address_key("2001:db8::1"), "2001:db8::1"),
+            (address_key("unknown"), "unknown"),
+        ]
+    )
+    for index in range(3):
+        await store.clear_failures(address_key(ADDRESS), user_key(f"u{index}"))
+    # the block remains, so the address is still recorded
+    assert (address_key(ADDRESS), ADDRESS) in await store.recorded_address_keys()
+
+
+async def test_flush_failures_forgets_everything_and_counts_it(store: Store) -> None:
+    await record(store, *(failure(T0 + i) for i in range(4)))  # 4 failures, a block, a lock
+    await store.remember_root_address(address_key(ADDRESS), T0)
+    await store.add_list_entries(ListName.WHITE, [("10.0.0.0/8", "")], T0)
+    assert await store.flush_failures() == 6
+    assert await failures_of(store) == []
+    assert await store.list_blocks(0.0) == []
+    assert await store.user_locked_until(user_key("bob")) == 0.0
+    assert await store.flush_failures() == 0
+    # root's addresses and the lists are not history
+    assert (await store.address_standing(address_key(ADDRESS), T0, 60.0)).root_seen_at == T0
+    assert len((await store.hulk_view()).entries) == 1
+
+
+# -- brute-force protection: every worker sees a committed change -------------------------------
+
+
+async def _failures_at_seven(s: Store) -> int:
+    return (await s.address_standing(address_key(ADDRESS), T0 + 10, 3600.0)).failures
+
+
+async def _seven_has_more_failures(s: Store) -> bool:
+    return await _failures_at_seven(s) == 2
+
+
+async def _seven_has_no_failures(s: Store) -> bool:
+    return await _failures_at_seven(s) == 0
+
+
+async def _seven_blocked(s: Store) -> bool:
+    standing = await s.address_standing(address_key(ADDRESS), T0 + 10, 3600.0)
+    return standing.blocked_until > T0 + 10
+
+
+async def _bob_locked(s: Store) -> bool:
+    return await s.user_locked_until(user_key("bob")) > T0
+
+
+async def _root_seen_at_seven(s: Store) -> bool:
+    standing = await s.address_standing(address_key(ADDRESS), T0 + 10, 3600.0)
+    return standing.root_seen_at == T0 + 5
+
+
+async def _denied_entry(s: Store) -> bool:
+    return any(e.list_name is ListName.BLACK for e in (await s.hulk_view()).entries)
+
+
+async def _comment_replaced(s: Store) -> bool:
+    return [e.comment for e in (await s.hulk_view()).entries] == ["moved"]
+
+
+async def _no_entries(s: Store) -> bool:
+    return (await s.hulk_view()).entries == ()
+
+
+async def _configured(s: Store) -> bool:
+    return (await s.hulk_view()).config_json == '{"max_failures": 3}'
+
+
+async def _block_seven(s: Store) -> None:
+    await record(s, failure(T0 + 1, user="u1"), failure(T0 + 2, user="u2"))
+
+
+async def _lock_bob(s: Store) -> None:
+    for index in range(4):
+        await record(s, failure(T0 + index, address=f"198.51.100.{index}"))
+
+
+HULK_CHANGES: list[tuple[str, Change, Check]] = [
+    (
+        "failure",
+        lambda s: s.record_failure(failure(T0 + 1, user="carol"), LIMITS, recorded=False),
+        _seven_has_more_failures,
+    ),
+    (
+        "reservation",
+        lambda s: s.reserve_attempt(failure(T0 + 1, user="carol"), LIMITS, per_user=True),
+        _seven_has_more_failures,
+    ),
+    ("address block", _block_seven, _seven_blocked),
+    ("account lock", _lock_bob, _bob_locked),
+    (
+        "success",
+        lambda s: s.clear_failures(address_key(ADDRESS), user_key("bob")),
+        _seven_has_no_failures,
+    ),
+    (
+        "root success",
+        lambda s: s.remember_root_address(address_key(ADDRESS), T0 + 5),
+        _root_seen_at_seven,
+    ),
+    ("unblock", lambda s: s.unblock([address_key(ADDRESS)], []), _seven_has_no_failures),
+    ("flush", lambda s: s.flush_failures(), _seven_has_no_failures),
+    (
+        "deny list entry",
+        lambda s: s.add_list_entries(ListName.BLACK, [("203.0.113.0/24", "")], T0),
+        _denied_entry,
+    ),
+    (
+        "comment change",
+        lambda s: s.add_list_entries(ListName.WHITE, [("192.0.2.0/24", "moved")], T0),
+        _comment_replaced,
+    ),
+    (
+        "allow list removal",
+        lambda s: s.delete_list_entries(ListName.WHITE, ["192.0.2.0/24"]),
+        _no_entries,
+    ),
+    (
+        "configuration",
+        lambda s: s.set_setting(CONFIG_SETTING, '{"max_failures": 3}'),
+        _configured,
+    ),
+]
+
+
+@pytest.mark.parametrize("requests", ["unmarked", "marked"])
+@pytest.mark.parametrize("writer", ["this worker", "another worker"])
+@pytest.mark.parametrize(
+    ("name", "change", "check"), HULK_CHANGES, ids=[c[0] for c in HULK_CHANGES]
+)
+async def test_a_brute_force_change_is_seen_at_the_next_read(
+    store: Store,
+    other_worker: Store,
+    requests: str,
+    writer: str,
+    name: str,
+    change: Change,
+    check: Check,
+) -> None:
+    """The standing, locks and view are cached per worker; a write anywhere refreshes them."""
+
+    async def read(reader: Store) -> bool:
+        if requests == "marked":
+            reader.begin_request()
+        return await check(reader)
+
+    await record(store, failure(T0))
+    await store.add_list_entries(ListName.WHITE, [("192.0.2.0/24", "office")], T0)
+    for reader in (store, other_worker):  # both workers cache the old standing and view
         assert not await read(reader)
         assert not await read(reader)
     await change(store if writer == "this worker" else other_worker)

@@ -13,6 +13,7 @@ from panelauth.core.authentication import (
     AuthFacts,
     BasicAuthenticator,
 )
+from panelauth.core.bruteforce import Gate
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.models import CredentialKind, Identity, IdentityKind, Mailbox, root_identity
 from panelauth.core.passwords import Argon2Parameters, HashingPool, PasswordHasher
@@ -162,7 +163,7 @@ class Fixed:
         self.answer = answer
         self.calls = 0
 
-    async def authenticate(self, attempt: AuthFacts) -> Identity | None:
+    async def authenticate(self, attempt: AuthFacts, gate: Gate | None = None) -> Identity | None:
         self.calls += 1
         if isinstance(self.answer, AuthenticationFailed):
             raise self.answer

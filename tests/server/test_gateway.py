@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -346,14 +347,33 @@ async def test_suspended_account_gets_the_same_denial(
     assert "account suspended" in (logs / "login_log").read_text()
 
 
-async def test_failed_logins_write_nothing_to_the_store(
+async def test_failed_logins_write_only_brute_force_records(
     make_client: MakeClient, logs: Path
 ) -> None:
+    """A failure changes no account, session or token: it is only counted (BF-9); a header
+    that carries no credential is not even counted."""
     client = await make_client(Service.WHM)
     await client.get(VERSION, headers=ROOT_AUTH)  # settle any first-use writes
     database = logs.parent / "panelauth.db"
-    files = [database, database.with_name("panelauth.db-wal")]
-    before = [path.read_bytes() if path.exists() else b"" for path in files]
+    kept = ("accounts", "sessions", "api_tokens", "mailboxes", "tfa_configs")
+
+    def snapshot() -> list[list[tuple[object, ...]]]:
+        connection = sqlite3.connect(database)
+        try:
+            return [connection.execute(f"SELECT * FROM {table}").fetchall() for table in kept]
+        finally:
+            connection.close()
+
+    def counted() -> list[tuple[object, ...]]:
+        connection = sqlite3.connect(database)
+        try:
+            return connection.execute(
+                "SELECT user, method FROM hulk_failures ORDER BY id"
+            ).fetchall()
+        finally:
+            connection.close()
+
+    before = snapshot()
     for headers in (
         basic("root", "wrong-password"),
         basic("ghost", "x-password"),
@@ -361,8 +381,8 @@ async def test_failed_logins_write_nothing_to_the_store(
         {"Authorization": "Basic %%%"},
     ):
         assert (await client.get(VERSION, headers=headers)).status == 403
-    after = [path.read_bytes() if path.exists() else b"" for path in files]
-    assert after == before
+    assert snapshot() == before
+    assert counted() == [("root", "password"), ("ghost", "password"), ("bob", "password")]
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
 from panelauth.server.state import ServerState
 from tests.conftest import BOB_PASSWORD, CHEAP_ARGON2
-from tests.server.conftest import BOB_AUTH, ROOT_AUTH, MakeClient
+from tests.server.conftest import BOB_AUTH, ROOT_AUTH, MakeClient, basic
 from tests.server.sessions_helpers import login
 from tests.server.test_tokens_http import whm_token
 
@@ -369,6 +369,9 @@ async def test_existing_sessions_and_credentials_keep_working_while_writes_are_l
         client_address="127.0.0.1",
     )
     cpanel_token = created.data["token"]
+    # a password verified before the lock is served from the credential cache; an unverified
+    # one would need its attempt counted first (BF-4), a write, so it fails closed with 503
+    assert (await whm.get("/json-api/version?api.version=1", headers=ROOT_AUTH)).status == 200
     session_id, last_seen = _session_row(database)
     clock.advance(60)  # past the touch interval: each cookie request tries to write last_seen
     holder = lock()
@@ -382,6 +385,8 @@ async def test_existing_sessions_and_credentials_keep_working_while_writes_are_l
     for headers in (ROOT_AUTH, {"Authorization": f"whm root:{token}"}):
         answer = await whm.get("/json-api/version?api.version=1", headers=headers)
         assert answer.status == 200
+    uncounted = await whm.get("/json-api/version?api.version=1", headers=basic("res", "guess"))
+    assert uncounted.status == 503
     listed = await cpanel.get(
         "/execute/Email/list_pops", headers={"Authorization": f"cpanel bob:{cpanel_token}"}
     )

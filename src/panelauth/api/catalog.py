@@ -9,6 +9,7 @@ from panelauth.api.uapi import tokens as cpanel_tokens
 from panelauth.api.uapi import twofactor as cpanel_twofactor
 from panelauth.api.whm import (
     accounts,
+    cphulk,
     featurelists,
     info,
     resellers,
@@ -30,6 +31,7 @@ def build_registry() -> Registry:
         twofactor,
         sessions,
         session_admin,
+        cphulk,
         account,
         email,
         cpanel_tokens,

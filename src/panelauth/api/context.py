@@ -9,6 +9,7 @@ from panelauth.api.registry import Registry
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
 from panelauth.core.audit import AccountingLog
+from panelauth.core.bruteforce import BruteForceGuard
 from panelauth.core.credential_changes import AccountChanges, CredentialChanges
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
@@ -33,6 +34,7 @@ class Runtime:
     home_root: Path  # users' home directories: <home_root>/<user>
     sessions: SessionManager
     two_factor: TwoFactor
+    guard: BruteForceGuard  # brute-force protection, for functions that check a password
 
     def credential_changes(self) -> CredentialChanges:
         """Password, second-factor and token changes, with their session ends and records."""

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
+from panelauth.backends.sqlite_brute_force import BruteForceTables
 from panelauth.backends.sqlite_cache import MISSING
 from panelauth.backends.sqlite_sessions import SessionTables
 from panelauth.backends.sqlite_tokens import TokenTables
@@ -67,7 +68,7 @@ def _mailbox(row: sqlite3.Row) -> Mailbox:
     )
 
 
-class SqliteStore(TokenTables, SessionTables, TwoFactorTables):
+class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables):
     """Every store contract on one SQLite database (see sqlite_base for the plumbing)."""
 
     # -- accounts ---------------------------------------------------------------------------

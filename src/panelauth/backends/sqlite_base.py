@@ -8,13 +8,13 @@ StoreUnavailable (503, FT-4), never a 500 and never access.
 Opening never creates or migrates: `migrate()` applies the numbered scripts of
 sqlite_migrations/ (`panelauth migrate`, also run by `init` and `serve`).
 
-The change signal (core/stores.py): accounts, tokens (by digest), sessions and two-factor
-secrets are served from a bounded per-worker cache (sqlite_cache.py). Before a cached read, the
-header of SQLite's WAL index tells whether any connection committed since the last look
-(`PRAGMA data_version` where the index cannot be mapped); if so, every cached record is
-dropped. The server marks each request with `begin_request()`, so the check runs once per
-request; a store nobody marks (the CLI, tests) checks before every cached lookup. This
-connection's own writes go through `_write()`, which drops every cached record unless the
+The change signal (core/stores.py): accounts, tokens (by digest), sessions, two-factor
+secrets and brute-force standing are served from a bounded per-worker cache (sqlite_cache.py).
+Before a cached read, the header of SQLite's WAL index tells whether any connection committed
+since the last look (`PRAGMA data_version` where the index cannot be mapped); if so, every
+cached record is dropped. The server marks each request with `begin_request()`, so the check
+runs once per request; a store nobody marks (the CLI, tests) checks before every cached lookup.
+This connection's own writes go through `_write()`, which drops every cached record unless the
 method says `flush=False` after evicting exactly what it changes.
 """
 
@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from panelauth.backends.sqlite_cache import DEFAULT_CACHE_ENTRIES, RecordCache
 from panelauth.clock import Clock
+from panelauth.core.hulk import AddressStanding, HulkView
 from panelauth.core.models import Account
 from panelauth.core.sessions import Session
 from panelauth.core.tokens import ApiToken
@@ -95,6 +96,11 @@ class SqliteBase:
         self._session_cache: RecordCache[str, Session | None] = RecordCache(cache_entries)
         # sealed two-factor secrets by user: asked on every Basic request (is the user enrolled?)
         self._tfa_cache: RecordCache[str, bytes | None] = RecordCache(cache_entries)
+        # brute-force protection, asked on every request: the configuration and lists as one
+        # object, what is recorded against each address, and account locks
+        self._hulk_view: HulkView | None = None
+        self._standing_cache: RecordCache[str, AddressStanding] = RecordCache(cache_entries)
+        self._lock_cache: RecordCache[str, float] = RecordCache(cache_entries)
         self._caching = cache_entries > 0
         self._data_version = -1
         # request boundaries (begin_request): once a caller marks them, the change signal is
@@ -211,6 +217,9 @@ class SqliteBase:
         self._token_cache.clear()
         self._session_cache.clear()
         self._tfa_cache.clear()
+        self._hulk_view = None
+        self._standing_cache.clear()
+        self._lock_cache.clear()
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from panelauth.api.answers import error_texts
 from panelauth.cli import remote
 from panelauth.cli import sso as sso_cli
 from panelauth.cli import twofactor as tfa_cli
+from panelauth.cli.hulk import hulk
 from panelauth.cli.local import render, run_uapi, run_whmapi1
 from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
 from panelauth.clock import SystemClock
@@ -492,6 +493,9 @@ def sessions_kill(data_dir: DataDir, user: str | None, session_id: str | None, e
         pairs, miss = [("all", "1")], "Refused."
     data = _sessions_call(data_dir, "panelauth_kill_sessions", pairs, miss)
     click.echo(f"Ended {data['killed']} session(s).")
+
+
+cli.add_command(hulk)
 
 
 @cli.command("cert")

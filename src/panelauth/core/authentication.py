@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from panelauth.core.bruteforce import BruteForceGuard, Gate
 from panelauth.core.credential_cache import CredentialCache
+from panelauth.core.hulk import Method
 from panelauth.core.identities import Refusal, decide_identity
 from panelauth.core.models import CredentialKind, Identity
 from panelauth.core.passwords import HashingPool
@@ -65,21 +67,61 @@ class AuthAttempt:
 
 
 class Authenticator(Protocol):
-    async def authenticate(self, attempt: AuthFacts) -> Identity | None: ...
+    async def authenticate(self, attempt: AuthFacts, gate: Gate | None = None) -> Identity | None:
+        """`gate`: the attempt's passage through brute-force protection (None: unguarded); a
+        verification that yields (a password hash) reserves first (core/bruteforce.py)."""
+        ...
 
 
 class AuthenticatorChain:
-    def __init__(self, authenticators: Sequence[Authenticator]) -> None:
+    def __init__(
+        self, authenticators: Sequence[Authenticator], guard: BruteForceGuard | None = None
+    ) -> None:
         self._authenticators = tuple(authenticators)
+        self._guard = guard
 
     async def authenticate(self, attempt: AuthFacts) -> Identity:
+        identity, gate = await self.first_factor(attempt)
+        if gate is not None and self._guard is not None:
+            await self._guard.succeed(gate)  # the attempt is complete: its pair is cleared
+        return identity
+
+    async def first_factor(self, attempt: AuthFacts) -> tuple[Identity, Gate | None]:
+        """The identity, and the attempt's gate still open: a login form that checks a second
+        factor next settles it (BruteForceGuard.succeed, fail or release), so that right
+        passwords with wrong codes add up (BF-1). None: nothing to settle."""
         # 1. a header that cannot carry a credential fails, and never falls back (w§2.0)
         malformed = attempt.malformed
         if malformed is not None:
             raise AuthenticationFailed(malformed.reason, claimed_user=malformed.claimed_user)
-        # 2. the first authenticator that claims the facts decides
+        guard = self._guard
+        if guard is None:
+            return await self._decide(attempt, None), None
+        # 2. brute-force protection admits the attempt before any credential is looked at,
+        # and hears how it failed (BF-1, BF-2)
+        credentials = attempt.credentials
+        if credentials is None:
+            # a cookie is no guess (256 random bits, w§4): never counted; the address block
+            # applies to the session's principal, so root keeps the sessions it logs in to
+            identity = await self._decide(attempt, None)
+            principal = identity.possessor or identity.user
+            await guard.admit(attempt.client_address, principal, Method.SESSION)
+            return identity, None
+        user = credentials.user
+        basic = isinstance(credentials, BasicCredentials)
+        method = Method.PASSWORD if basic else Method.API_TOKEN
+        gate = await guard.enter(attempt.client_address, user, attempt.service.value, method)
+        try:
+            identity = await self._decide(attempt, gate)
+        except Exception as error:
+            await guard.fail(gate, error)
+            raise
+        return identity, gate
+
+    async def _decide(self, attempt: AuthFacts, gate: Gate | None) -> Identity:
+        # 3. the first authenticator that claims the facts decides
         for authenticator in self._authenticators:
-            identity = await authenticator.authenticate(attempt)
+            identity = await authenticator.authenticate(attempt, gate)
             if identity is not None:
                 return identity
         credentials = attempt.credentials
@@ -93,7 +135,7 @@ class SessionAuthenticator:
     def __init__(self, sessions: SessionManager) -> None:
         self._sessions = sessions
 
-    async def authenticate(self, attempt: AuthFacts) -> Identity | None:
+    async def authenticate(self, attempt: AuthFacts, gate: Gate | None = None) -> Identity | None:
         if attempt.credentials is not None:
             return None  # an Authorization header: cookies are not consulted (w§2.0)
         _, identity = await self.resolve(
@@ -136,19 +178,24 @@ class BasicAuthenticator:
         self._cache = cache
         self._two_factor = two_factor
 
-    async def authenticate(self, attempt: AuthFacts) -> Identity | None:
+    async def authenticate(self, attempt: AuthFacts, gate: Gate | None = None) -> Identity | None:
         credentials = attempt.credentials
         if not isinstance(credentials, BasicCredentials):
             return None
         user, password = credentials.user, credentials.password
         principal = await self._resolve(user, attempt.service)
-        # 1. a user who is no identity on this service costs a hash all the same (PW-4)
+        # 1. a user who is no identity on this service costs a hash all the same (PW-4), and
+        # is counted like any other (BF-8)
         if principal is None or principal.identity is Refusal.NOT_HERE:
+            if gate is not None:
+                await gate.reserve()
             await self._pool.verify(None, password)
             raise AuthenticationFailed("user name not provided or invalid user", claimed_user=user)
         # 2. the password (a verified one is cached, PW-8), rehashed when parameters moved on
         key = principal.record_key
         if not self._cache.contains(key, password, principal.password_hash):
+            if gate is not None:  # the hash yields: parallel guesses must not all pass (BF-4)
+                await gate.reserve()
             verified = await self._pool.verify(principal.password_hash, password)
             if not verified.ok:
                 raise AuthenticationFailed("user password incorrect", claimed_user=user)
@@ -158,7 +205,7 @@ class BasicAuthenticator:
         # 3. suspension is revealed only to the right password
         identity = principal.identity
         if identity is Refusal.SUSPENDED:
-            raise AuthenticationFailed("account suspended", claimed_user=user)
+            raise AuthenticationFailed("account suspended", claimed_user=user, counted=False)
         # 4. w§2.6 (D6): a 2FA user also needs X-CPANEL-OTP, every time
         if (
             attempt.check_second_factor

@@ -15,11 +15,13 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from panelauth.core.bruteforce import BruteForceGuard, Gate
+from panelauth.core.hulk import Method
 from panelauth.core.models import Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.stores import AccountStore, MailboxStore
 from panelauth.core.two_factor import TwoFactor
-from panelauth.errors import TwoFactorFailed
+from panelauth.errors import AuthenticationFailed, TwoFactorFailed
 from panelauth.secret import Secret
 
 # the replay context of a spent code (w§13.3): a login's, accepted once anywhere
@@ -51,33 +53,51 @@ class PasswordRecords(AccountStore, MailboxStore, Protocol):
 
 
 class Reauthenticator:
-    def __init__(self, store: PasswordRecords, pool: HashingPool, two_factor: TwoFactor) -> None:
+    def __init__(
+        self,
+        store: PasswordRecords,
+        pool: HashingPool,
+        two_factor: TwoFactor,
+        guard: BruteForceGuard | None = None,
+    ) -> None:
         self._store = store
         self._pool = pool
         self._two_factor = two_factor
+        self._guard = guard  # a re-entered password or code is regulated like a login's (BF-1)
 
     async def verify(
-        self, identity: Identity, *, password: Secret, code: str, address: str
+        self, identity: Identity, *, password: Secret, code: str, address: str, service: str = ""
     ) -> Reauthentication:
         """Check a current code if one is given, else the current password."""
         principal = principal_of(identity)
-        if code:
-            try:
-                await self._two_factor.check(principal, code, context=CONTEXT, address=address)
-            except TwoFactorFailed as failed:
-                return Reauthentication(principal, ReauthFactor.TOTP, False, failed.detail)
-            return Reauthentication(principal, ReauthFactor.TOTP, True)
-        if not password:
+        if not code and not password:
             return Reauthentication(principal, None, False, "reauthentication missing")
+        factor = ReauthFactor.TOTP if code else ReauthFactor.PASSWORD
+        try:
+            if self._guard is None:
+                await self._check(principal, password, code, address, None)
+            else:
+                method = Method.OTP if code else Method.PASSWORD
+                async with self._guard.attempt(address, principal, service, method) as gate:
+                    await self._check(principal, password, code, address, gate)
+        except (AuthenticationFailed, TwoFactorFailed) as failed:
+            return Reauthentication(principal, factor, False, failed.detail)
+        return Reauthentication(principal, factor, True)
+
+    async def _check(
+        self, principal: str, password: Secret, code: str, address: str, gate: Gate | None
+    ) -> None:
+        if code:
+            await self._two_factor.check(principal, code, context=CONTEXT, address=address)
+            return
         stored, suspended = await self._password_record(principal)
+        if gate is not None:
+            await gate.reserve()
         verified = await self._pool.verify(stored, password)  # unknown: the dummy hash (PW-4)
         if not verified.ok:
-            return Reauthentication(
-                principal, ReauthFactor.PASSWORD, False, "user password incorrect"
-            )
+            raise AuthenticationFailed("user password incorrect", claimed_user=principal)
         if suspended:
-            return Reauthentication(principal, ReauthFactor.PASSWORD, False, "account suspended")
-        return Reauthentication(principal, ReauthFactor.PASSWORD, True)
+            raise AuthenticationFailed("account suspended", claimed_user=principal, counted=False)
 
     async def _password_record(self, principal: str) -> tuple[str | None, bool]:
         """The stored hash of an account or mailbox, and whether its login is suspended."""

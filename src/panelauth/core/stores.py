@@ -28,9 +28,18 @@ stores on one database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from panelauth.core.hulk import (
+    AddressStanding,
+    Block,
+    Failure,
+    HulkView,
+    Limits,
+    ListName,
+)
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session
 from panelauth.core.tokens import ApiToken, TokenKind
@@ -211,6 +220,66 @@ class SettingStore(Protocol):
         ...
 
 
+class BruteForceStore(SettingStore, Protocol):
+    """What the guard needs of the store (w§19; BF-4, BF-9)."""
+
+    async def hulk_view(self) -> HulkView:
+        """The configuration and the lists; cached, the same object until a change."""
+        ...
+
+    async def address_standing(
+        self, address_key: str, now: float, lookback: float
+    ) -> AddressStanding:
+        """Cached; `lookback` (seconds) bounds the failures counted."""
+        ...
+
+    async def user_locked_until(self, user_key: str) -> float:
+        """When the account's lock ends (0: none); cached."""
+        ...
+
+    async def reserve_attempt(self, failure: Failure, limits: Limits, *, per_user: bool) -> bool:
+        """Record `failure` unless the address (or, with `per_user`, the account) has reached
+        its limit within its window, in one transaction; False: refused, nothing recorded."""
+        ...
+
+    async def record_failure(self, failure: Failure, limits: Limits, *, recorded: bool) -> None:
+        """Record `failure` (unless `recorded` by reserve_attempt) and, in the same transaction,
+        block the address or lock the account whose count reached its limit."""
+        ...
+
+    async def clear_failures(self, address_key: str, user_key: str) -> None:
+        """A success: forget that pair's failures (BF-6)."""
+        ...
+
+    async def remember_root_address(self, address_key: str, at: float) -> None: ...
+
+    # -- operating it (WHM API 1, the command line) -------------------------------------------
+
+    async def list_blocks(self, now: float) -> list[Block]: ...
+
+    async def failures_since(self, since: float, *, limit: int) -> list[Failure]: ...
+
+    async def unblock(self, address_keys: Sequence[str], user_keys: Sequence[str]) -> int:
+        """Lift blocks and forget the failures of those keys; the number of records removed."""
+        ...
+
+    async def recorded_address_keys(self) -> list[tuple[str, str]]:
+        """(address key, address) of every address with failures or a block."""
+        ...
+
+    async def flush_failures(self) -> int:
+        """Forget every failure and lift every block (flush_cphulk_login_history)."""
+        ...
+
+    async def add_list_entries(
+        self, list_name: ListName, entries: Sequence[tuple[str, str]], now: float
+    ) -> None:
+        """Create or replace (network, comment) entries."""
+        ...
+
+    async def delete_list_entries(self, list_name: ListName, networks: Sequence[str]) -> int: ...
+
+
 class RequestBoundary(Protocol):
     """For the server: where a request begins, so a cache checks the change signal once."""
 
@@ -242,6 +311,7 @@ class Store(
     TokenStore,
     SessionStore,
     TwoFactorStore,
+    BruteForceStore,  # before SettingStore, which it extends
     SettingStore,
     RequestBoundary,
     StoreLifecycle,

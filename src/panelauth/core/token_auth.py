@@ -11,6 +11,8 @@ from typing import Protocol
 
 from panelauth.clock import Clock
 from panelauth.core.authentication import AuthFacts
+from panelauth.core.bruteforce import Gate
+from panelauth.core.hulk import Method
 from panelauth.core.identities import Refusal, decide_identity
 from panelauth.core.models import ROOT, Account, CredentialKind, Identity
 from panelauth.core.stores import AccountStore, TokenStore
@@ -42,7 +44,7 @@ class TokenAuthenticator:
         # while it lives. Keyed by id (hashing a record hashes every field); bounded.
         self._identities: dict[tuple[int, int], _Decided] = {}
 
-    async def authenticate(self, attempt: AuthFacts) -> Identity | None:
+    async def authenticate(self, attempt: AuthFacts, gate: Gate | None = None) -> Identity | None:
         credentials = attempt.credentials
         if not isinstance(credentials, HeaderSecretCredentials):
             return None
@@ -59,17 +61,22 @@ class TokenAuthenticator:
         if token is None:
             # 3. root's access hash is tried only when no token matched (w§2.3)
             if kind is TokenKind.WHM and user == ROOT and self._access_hash_enabled:
+                if gate is not None:
+                    gate.method = Method.ACCESS_HASH
                 return await self._access_hash(owner, secret_digest)
             raise AuthenticationFailed("api token incorrect", claimed_user=user)
         # 4. never expired (TK-2), 5. from an allowed address (TK-3)
         if token.expired(self._clock.now()):
             raise AuthenticationFailed("api token expired", claimed_user=user)
         if not token.allows_address(attempt.client_address):
-            raise AuthenticationFailed("api token not allowed from this address", claimed_user=user)
+            # the right secret from the wrong place: refused, but no guess (BF-7)
+            raise AuthenticationFailed(
+                "api token not allowed from this address", claimed_user=user, counted=False
+            )
         # 6. the owner's identity on this service, not suspended (TK-7), and its rights
         identity = self._identity(token, owner)
         if identity is Refusal.SUSPENDED:
-            raise AuthenticationFailed("account suspended", claimed_user=user)
+            raise AuthenticationFailed("account suspended", claimed_user=user, counted=False)
         if identity is Refusal.NOT_HERE:
             raise AuthenticationFailed("api token incorrect", claimed_user=user)
         return identity

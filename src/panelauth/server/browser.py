@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from panelauth.core.authentication import AuthAttempt, SessionAuthenticator
+from panelauth.core.hulk import Method
 from panelauth.core.models import Identity, IdentityKind
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse
@@ -106,17 +107,17 @@ class Browser:
     ) -> web.StreamResponse:
         """`POST /login` (302) or `/login/?login_only=1` (JSON), w§3 and D4."""
         user = form.get("user", "")
+        guard = self.state.runtime.guard
+        gate = None
         try:
             credentials = form_credentials(user, form.get("pass", ""))
-            identity = await self.state.authenticator.authenticate(
+            # the password and the code are one attempt for brute-force protection: it is
+            # settled once both are known, so right passwords with wrong codes add up (BF-1)
+            identity, gate = await self.state.authenticator.first_factor(
                 AuthAttempt(credentials, self.service, info.address, check_second_factor=False)
             )
             state, spend = await self._second_factor(identity, form.get("tfa_token"), info)
-        except (MalformedCredentials, AuthenticationFailed, TwoFactorFailed) as failure:
-            detail = failure.reason if isinstance(failure, MalformedCredentials) else failure.detail
-            return await self._refuse_login(request, info, user, detail, json_answer)
-        # w§3.5: a new session every time; the one this browser held is replaced
-        try:
+            # w§3.5: a new session every time; the one this browser held is replaced
             created = await self.state.sessions.create(
                 user=identity.user,
                 account=identity.account,
@@ -131,8 +132,19 @@ class Browser:
                 user_agent=info.user_agent or "",
                 spend=spend,
             )
-        except TwoFactorFailed as replayed:
-            return await self._refuse_login(request, info, user, replayed.detail, json_answer)
+        except (MalformedCredentials, AuthenticationFailed, TwoFactorFailed) as failure:
+            if gate is not None:
+                await guard.fail(gate, failure)  # the first factor's own failures are counted
+            detail = failure.reason if isinstance(failure, MalformedCredentials) else failure.detail
+            return await self._refuse_login(request, info, user, detail, json_answer)
+        except Exception:
+            if gate is not None:
+                await guard.release(gate)
+            raise
+        if gate is not None:
+            # complete: its pair is cleared; pending a code: only taken back (BF-7)
+            done = guard.succeed if state is SessionState.ACTIVE else guard.release
+            await done(gate)
         for old, _ in await self.state.sessions.live(info.cookies, self.service):
             if old.session_id != created.session.session_id:
                 await self.state.sessions.purge(old.session_id, "loginsuccess", info.address)
@@ -271,6 +283,9 @@ class Browser:
             if isinstance(refused.pending, Session):
                 return await self.two_factor.pending(request, path, info, refused.pending), None
             raise  # the login page or Token Denied (server/render.py)
+        # an address block refuses pages too (BF-1); root keeps its own (core/bruteforce.py)
+        principal = identity.possessor or identity.user
+        await self.state.runtime.guard.admit(info.address, principal, Method.SESSION)
         if path.segments[:1] == (SETUP_PATH,):
             return await self.two_factor.setup(request, session, identity, info), identity
         if path.segments[:1] == (SECURITY_PATH,):

@@ -321,7 +321,7 @@ class Gateway:
                 claimed_user=error.mailbox,
                 request=facts.request_line,
                 service=Service.WEBMAIL,
-                reason="user password incorrect",
+                reason=error.detail,
                 factor="password",
             )
 

@@ -75,11 +75,15 @@ async def reauthenticate(
     A wrong password or code is logged as a failed authentication (LG-2).
     """
     runtime = state.runtime
-    outcome = await Reauthenticator(runtime.store, runtime.passwords, runtime.two_factor).verify(
+    reauthenticator = Reauthenticator(
+        runtime.store, runtime.passwords, runtime.two_factor, runtime.guard
+    )
+    outcome = await reauthenticator.verify(
         identity,
         password=Secret(form.get("current_password", "")),
         code=form.get("current_code", ""),
         address=info.address,
+        service=service.value,
     )
     if outcome.accepted:
         return None

@@ -16,6 +16,7 @@ from panelauth.core.authentication import (
     BasicAuthenticator,
     SessionAuthenticator,
 )
+from panelauth.core.bruteforce import BruteForceGuard
 from panelauth.core.credential_cache import CredentialCache
 from panelauth.core.passwords import HashingPool, PasswordHasher
 from panelauth.core.secretbox import SecretBox, load_or_create_key
@@ -255,8 +256,9 @@ async def build_state(
         window=settings.tfa_window_steps,
         totp_clock=wall_clock,
     )
+    guard = BruteForceGuard(store, clock)
     runtime = Runtime(
-        store, pool, clock, settings, registry, accounting, home_root, sessions, two_factor
+        store, pool, clock, settings, registry, accounting, home_root, sessions, two_factor, guard
     )
     cache = CredentialCache(
         clock,
@@ -272,7 +274,7 @@ async def build_state(
         settings=settings,
         runtime=runtime,
         dispatcher=Dispatcher(runtime, registry),
-        authenticator=AuthenticatorChain(authenticators),
+        authenticator=AuthenticatorChain(authenticators, guard),
         access_log=AccessLog(log_files["access_log"], clock),
         login_log=LoginLog(log_files["login_log"], clock),
         audit=AuditLog(JsonLinesLog(log_files["audit_log"]), clock),

@@ -13,11 +13,12 @@ import segno
 from aiohttp import web
 from markupsafe import Markup
 
+from panelauth.core.hulk import Method
 from panelauth.core.models import Identity
 from panelauth.core.reauthentication import principal_of
 from panelauth.core.sessions import Session
 from panelauth.core.stores import StepUse
-from panelauth.errors import FunctionFailed, TwoFactorFailed
+from panelauth.errors import AuthenticationFailed, FunctionFailed, TwoFactorFailed
 from panelauth.protocol.cookies import set_cookie_header
 from panelauth.protocol.paths import RequestPath
 from panelauth.protocol.services import Listener, Service
@@ -46,19 +47,24 @@ class TwoFactorPages:
             return self._code_form(session, action, None)
         code = (await info.form(request)).get("tfatoken", "")
         sessions = self.state.sessions
+        runtime = self.state.runtime
         try:
-            verified = await self.state.runtime.two_factor.verify(session.user, code)
-            # CV-8: success makes a new session, spending the code in the same transaction
-            created = await sessions.successor(
-                session,
-                method=session.method,
-                path="form",
-                address=info.address,
-                user_agent=request.headers.get("User-Agent", ""),
-                spend=StepUse(session.user, verified.step, "session", info.address),
-            )
-        except TwoFactorFailed as failed:
-            self._log_failure(session, info, failed)
+            # regulated like any code (BF-1): refused unchecked while blocked (BF-2)
+            async with runtime.guard.attempt(
+                info.address, session.user, self.service.value, Method.OTP
+            ):
+                verified = await runtime.two_factor.verify(session.user, code)
+                # CV-8: success makes a new session, spending the code in the same transaction
+                created = await sessions.successor(
+                    session,
+                    method=session.method,
+                    path="form",
+                    address=info.address,
+                    user_agent=request.headers.get("User-Agent", ""),
+                    spend=StepUse(session.user, verified.step, "session", info.address),
+                )
+        except (TwoFactorFailed, AuthenticationFailed) as failed:
+            self._log_failure(session, info, failed.detail)
             return self._code_form(session, action, "The security code is not valid.")
         await sessions.purge(session.session_id, "loginsuccess", info.address)
         self.state.login_log.success(address=info.address, user=session.user, service=self.service)
@@ -77,13 +83,13 @@ class TwoFactorPages:
         )
         return responses.html_response(200, html)
 
-    def _log_failure(self, session: Session, info: RequestFacts, failed: TwoFactorFailed) -> None:
+    def _log_failure(self, session: Session, info: RequestFacts, detail: str) -> None:
         self.state.authentication_failed(
             address=info.address,
             claimed_user=session.user,
             request=info.request_line,
             service=self.service,
-            reason=failed.detail,
+            reason=detail,
             factor="totp",
         )
 

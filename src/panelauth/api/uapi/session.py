@@ -16,9 +16,15 @@ from typing import Any
 from panelauth.api.context import CallContext
 from panelauth.api.handoffs import Handoff, create_handoff, valid_address, valid_locale
 from panelauth.api.registry import Api, Registry
+from panelauth.core.hulk import Method
 from panelauth.core.models import Mailbox
 from panelauth.core.validation import normalize_domain, validate_local_part
-from panelauth.errors import FunctionFailed, MailboxPasswordIncorrect, PermissionDenied
+from panelauth.errors import (
+    AuthenticationFailed,
+    FunctionFailed,
+    MailboxPasswordIncorrect,
+    PermissionDenied,
+)
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret
@@ -111,7 +117,15 @@ async def create_webmail_session_for_mail_user_check_password(
     bound = _options(ctx, args)
     mailbox = await _mailbox(ctx, args)
     given = Secret(args.require("password"))
-    verified = await ctx.runtime.passwords.verify(mailbox.password_hash, given)
-    if not verified.ok:
-        raise MailboxPasswordIncorrect(mailbox.address)
+    guard = ctx.runtime.guard
+    webmail, password = Service.WEBMAIL.value, Method.PASSWORD
+    try:
+        # regulated like a Webmail login (BF-1): refused unchecked when blocked (BF-2)
+        async with guard.attempt(ctx.client_address, mailbox.address, webmail, password) as gate:
+            await gate.reserve()
+            verified = await ctx.runtime.passwords.verify(mailbox.password_hash, given)
+            if not verified.ok:
+                raise MailboxPasswordIncorrect(mailbox.address)
+    except AuthenticationFailed as refused:
+        raise MailboxPasswordIncorrect(mailbox.address, refused.detail) from None
     return await _for_mailbox(ctx, mailbox, bound)

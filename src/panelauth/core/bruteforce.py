@@ -1,0 +1,318 @@
+"""Brute-force protection, cPHulk-compatible (w§19; BF-1..BF-10, TK-6).
+
+One guard for every pathway. Before a credential is looked at, `admit` asks the address's
+standing (deny list, a block) and, for a password or a code, the account's lock; a refused
+attempt gets the generic answer and its credential is never checked (BF-2). A failed credential
+is recorded with `failed`; a success clears that (address, user) pair only (BF-6).
+
+Where the count lives: in the store (BF-9), changed only in its transactions (BF-4). A password
+verification yields to the hashing pool, so parallel guesses would all pass a read-only check;
+`reserve` therefore records the attempt as a failure *before* the hash is verified, in one
+transaction that refuses once the limit is reached, and a success takes it back. Tokens, the
+access hash and codes are checked inline without yielding, so per worker a check and its record
+are one step; across workers the slack is at most one attempt per other worker (docs/security.md).
+
+The hot path (a success with nothing recorded against the address) costs two cached store reads
+and a few dictionary lookups: the store serves `hulk_view()` and `address_standing()` from its
+per-worker cache, refreshed by its change signal (core/stores.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Final
+
+from panelauth.clock import Clock
+from panelauth.core.hulk import (
+    DAY,
+    AddressStanding,
+    Failure,
+    HulkConfig,
+    HulkView,
+    Limits,
+    ListEntry,
+    ListName,
+    Method,
+    address_key,
+    shown_user,
+    user_key,
+)
+from panelauth.core.models import ROOT
+from panelauth.core.stores import BruteForceStore
+from panelauth.errors import (
+    AuthenticationFailed,
+    MailboxPasswordIncorrect,
+    StoreUnavailable,
+    TwoFactorFailed,
+)
+from panelauth.protocol.addresses import IPNetwork, parse_address
+
+BLOCKED: Final = "blocked by brute force protection"  # the login_log reason of a refusal
+ROOT_KNOWN_SECONDS: Final = 30 * DAY  # root is never locked out from where it logged in lately
+ROOT_SEEN_REFRESH: Final = DAY  # a root success re-marks its address at most once a day
+
+
+# -- the guard ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The guard's word on one attempt, carried to `reserve`, `failed` and `succeeded`."""
+
+    address: str
+    address_key: str
+    user: str
+    standing: AddressStanding
+    allow_listed: bool
+    root_exempt: bool  # root from an allow-listed address or one it logged in from lately
+
+
+class _Policy:
+    """A configuration and its lists, parsed once per HulkView."""
+
+    __slots__ = ("_listed", "black", "config", "limits", "white")
+
+    def __init__(self, view: HulkView) -> None:
+        self.config = config = HulkConfig.from_json(view.config_json)
+        self.white = _networks(view.entries, ListName.WHITE)
+        self.black = _networks(view.entries, ListName.BLACK)
+        self._listed: dict[str, ListName | None] = {}
+        self.limits = Limits(
+            address_window=config.ip_brute_force_period_mins * 60.0,
+            address_limit=config.max_failures_byip if config.ip_based_protection else 0,
+            address_block=config.ip_brute_force_period_mins * 60.0,
+            brute_window=config.lookback_period_min * 60.0,
+            brute_limit=config.mark_as_brute if config.ip_based_protection else 0,
+            brute_block=DAY,
+            user_window=config.brute_force_period_mins * 60.0,
+            user_limit=config.max_failures if config.username_based_protection else 0,
+            user_lock=15 * 60.0,
+        )
+
+    def listed(self, address: str) -> ListName | None:
+        """The list `address` is on (the allow list wins), memoised per address."""
+        found = self._listed.get(address, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
+        parsed = parse_address(address)
+        decision: ListName | None = None
+        if parsed is not None:
+            if _within(parsed, self.white):
+                decision = ListName.WHITE
+            elif _within(parsed, self.black):
+                decision = ListName.BLACK
+        if len(self._listed) >= 4096:
+            self._listed.clear()
+        self._listed[address] = decision
+        return decision
+
+
+_UNSEEN: Final = object()
+_CREDENTIAL_ERRORS = (AuthenticationFailed, TwoFactorFailed, MailboxPasswordIncorrect)
+
+
+def _networks(entries: Iterable[ListEntry], name: ListName) -> tuple[IPNetwork, ...]:
+    networks = []
+    for entry in entries:
+        if entry.list_name is name:
+            try:
+                networks.append(ipaddress.ip_network(entry.network))
+            except ValueError:
+                continue  # cannot be stored through the API; never widen a list by guessing
+    return tuple(networks)
+
+
+def _within(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[IPNetwork]
+) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+class Gate:
+    """One attempt's passage through the guard (see `BruteForceGuard.attempt`)."""
+
+    __slots__ = ("_guard", "admission", "method", "reserved", "service")
+
+    def __init__(
+        self,
+        guard: BruteForceGuard | None,
+        admission: Admission | None,
+        service: str,
+        method: Method,
+    ) -> None:
+        self._guard = guard
+        self.admission = admission  # None: protection is off
+        self.service = service
+        self.method = method  # an authenticator may narrow it (the access hash)
+        self.reserved = False
+
+    async def reserve(self) -> None:
+        """Call before a verification that yields (a password hash): the attempt is recorded
+        as a failure first, or refused at the limit, so that parallel guesses cannot all be
+        verified (BF-4); a success takes it back."""
+        if self._guard is not None and self.admission is not None:
+            self.reserved = await self._guard._reserve(self)
+
+
+class BruteForceGuard:
+    def __init__(self, store: BruteForceStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._policies: tuple[HulkView, _Policy] | None = None
+
+    async def policy(self) -> _Policy:
+        view = await self._store.hulk_view()
+        memo = self._policies
+        if memo is not None and memo[0] is view:
+            return memo[1]
+        policy = _Policy(view)
+        self._policies = (view, policy)
+        return policy
+
+    async def config(self) -> HulkConfig:
+        return (await self.policy()).config
+
+    async def admit(self, address: str, user: str, method: Method) -> Admission | None:
+        """Refuse (AuthenticationFailed, not counted) an attempt from a denied or blocked address,
+        or a password/code attempt on a locked account; None while protection is off."""
+        policy = await self.policy()
+        config = policy.config
+        if not config.is_enabled:
+            return None
+        listed = policy.listed(address)
+        if listed is ListName.BLACK:
+            raise _refused(user, method, BLOCKED)
+        key = address_key(address, config.ipv6_prefix_length)
+        now = self._clock.now()
+        standing = await self._store.address_standing(key, now, policy.limits.brute_window)
+        allow_listed = listed is ListName.WHITE
+        root_exempt = user == ROOT and (
+            allow_listed or standing.root_seen_at > now - ROOT_KNOWN_SECONDS
+        )
+        admission = Admission(address, key, user, standing, allow_listed, root_exempt)
+        if allow_listed or root_exempt:
+            return admission
+        if standing.blocked_until > now:
+            raise _refused(user, method, BLOCKED)
+        guessable = method in (Method.PASSWORD, Method.OTP)  # tokens are never locked out
+        if (
+            guessable
+            and self._protects(config, user)
+            and await self._store.user_locked_until(user_key(user)) > now
+        ):
+            raise _refused(user, method, BLOCKED)
+        return admission
+
+    async def enter(self, address: str, user: str, service: str, method: Method) -> Gate:
+        """Admit one attempt (or refuse it, BF-2); then `fail` or `succeed` with the gate."""
+        return Gate(self, await self.admit(address, user, method), service, method)
+
+    async def fail(self, gate: Gate, error: Exception) -> None:
+        """The attempt raised `error`: a counted credential failure is recorded (BF-1)."""
+        if gate.admission is None:
+            return  # protection is off
+        if not isinstance(error, _CREDENTIAL_ERRORS):
+            # no verdict on the credential (the hashing queue was full, the store failed):
+            # the attempt proved nothing either way
+            await self.release(gate)
+            return
+        if error.counted:
+            await self._failed(
+                gate, Method.OTP if isinstance(error, TwoFactorFailed) else gate.method
+            )
+        else:
+            await self.release(gate)  # not a credential failure (BF-7)
+
+    async def release(self, gate: Gate) -> None:
+        """The attempt proved no guess, and no full success either (a right password whose
+        second factor is still to come, or a suspended account's): its reservation is taken
+        back. The store forgets failures by (address, user) pair, so only when the pair had
+        none before; otherwise the reservation stays counted, the stricter way."""
+        admission = gate.admission
+        if admission is None or not gate.reserved:
+            return
+        key = user_key(admission.user)
+        if admission.standing.has_failures_of(key):
+            return
+        try:
+            await self._store.clear_failures(admission.address_key, key)
+        except StoreUnavailable:
+            return  # best effort: the reservation stays counted, the stricter way
+
+    async def succeed(self, gate: Gate) -> None:
+        """The attempt succeeded: that pair's failures are forgotten (BF-6), root's address
+        remembered (for BF-5)."""
+        admission = gate.admission
+        if admission is None:
+            return
+        standing = admission.standing
+        now = self._clock.now()
+        try:
+            key = user_key(admission.user)
+            if gate.reserved or standing.has_failures_of(key):
+                await self._store.clear_failures(admission.address_key, key)
+            if admission.user == ROOT and standing.root_seen_at < now - ROOT_SEEN_REFRESH:
+                await self._store.remember_root_address(admission.address_key, now)
+        except StoreUnavailable:
+            # best effort: a store that cannot write now keeps the failures (stricter, not
+            # looser) and root's address for a later success; the proven credential stands
+            return
+
+    @asynccontextmanager
+    async def attempt(
+        self, address: str, user: str, service: str, method: Method
+    ) -> AsyncIterator[Gate]:
+        """`enter`, then `fail` on an error raised in the block or `succeed` on a clean exit."""
+        gate = await self.enter(address, user, service, method)
+        try:
+            yield gate
+        except Exception as error:
+            await self.fail(gate, error)
+            raise
+        await self.succeed(gate)
+
+    async def _reserve(self, gate: Gate) -> bool:
+        admission = gate.admission
+        if admission is None or admission.allow_listed or admission.root_exempt:
+            return False  # never counted against (BF-5)
+        policy = await self.policy()
+        failure = self._failure(admission, gate.service, gate.method)
+        per_user = self._protects(policy.config, admission.user)
+        if not await self._store.reserve_attempt(failure, policy.limits, per_user=per_user):
+            raise _refused(admission.user, gate.method, BLOCKED)
+        return True
+
+    async def _failed(self, gate: Gate, method: Method) -> None:
+        admission = gate.admission
+        if admission is None or admission.allow_listed:
+            return  # an allow-listed address is never blocked or locked (BF-5)
+        policy = await self.policy()
+        limits = policy.limits
+        if not self._protects(policy.config, admission.user):
+            limits = replace(limits, user_limit=0)
+        failure = self._failure(admission, gate.service, method)
+        await self._store.record_failure(failure, limits, recorded=gate.reserved)
+
+    def _failure(self, admission: Admission, service: str, method: Method) -> Failure:
+        return Failure(
+            address_key=admission.address_key,
+            address=admission.address,
+            user_key=user_key(admission.user),
+            user=shown_user(admission.user),
+            service=service,
+            method=method,
+            at=self._clock.now(),
+        )
+
+    @staticmethod
+    def _protects(config: HulkConfig, user: str) -> bool:
+        if not config.username_based_protection:
+            return False
+        return user != ROOT or bool(config.username_based_protection_for_root)
+
+
+def _refused(user: str, method: Method, reason: str) -> AuthenticationFailed:
+    return AuthenticationFailed(reason, claimed_user=user, counted=False)
