@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final
 
 from panelauth.clock import Clock
@@ -58,16 +58,27 @@ ROOT_SEEN_REFRESH: Final = DAY  # a root success re-marks its address at most on
 # -- the guard ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Admission:
-    """The guard's word on one attempt, carried to `reserve`, `failed` and `succeeded`."""
+    """The guard's word on one attempt, carried to `reserve`, `fail` and `succeed` (a plain
+    slotted class: one is built per request, and a frozen dataclass costs twice as much)."""
 
-    address: str
-    address_key: str
-    user: str
-    standing: AddressStanding
-    allow_listed: bool
-    root_exempt: bool  # root from an allow-listed address or one it logged in from lately
+    __slots__ = ("address", "address_key", "allow_listed", "root_exempt", "standing", "user")
+
+    def __init__(
+        self,
+        address: str,
+        address_key: str,
+        user: str,
+        standing: AddressStanding,
+        allow_listed: bool,
+        root_exempt: bool,  # root from an allow-listed address or one it logged in from lately
+    ) -> None:
+        self.address = address
+        self.address_key = address_key
+        self.user = user
+        self.standing = standing
+        self.allow_listed = allow_listed
+        self.root_exempt = root_exempt
 
 
 class _Policy:
@@ -178,10 +189,18 @@ class BruteForceGuard:
     async def admit(self, address: str, user: str, method: Method) -> Admission | None:
         """Refuse (AuthenticationFailed, not counted) an attempt from a denied or blocked address,
         or a password/code attempt on a locked account; None while protection is off."""
-        policy = await self.policy()
+        return (await self.enter(address, user, "", method)).admission
+
+    async def enter(self, address: str, user: str, service: str, method: Method) -> Gate:
+        """Admit one attempt (or refuse it, BF-2); then `fail` or `succeed` with the gate.
+
+        Written flat (the policy memo inlined): it runs on every authenticated request."""
+        view = await self._store.hulk_view()
+        memo = self._policies
+        policy = memo[1] if memo is not None and memo[0] is view else await self.policy()
         config = policy.config
         if not config.is_enabled:
-            return None
+            return Gate(self, None, service, method)
         listed = policy.listed(address)
         if listed is ListName.BLACK:
             raise _refused(user, method, BLOCKED)
@@ -192,23 +211,24 @@ class BruteForceGuard:
         root_exempt = user == ROOT and (
             allow_listed or standing.root_seen_at > now - ROOT_KNOWN_SECONDS
         )
-        admission = Admission(address, key, user, standing, allow_listed, root_exempt)
+        gate = Gate(
+            self,
+            Admission(address, key, user, standing, allow_listed, root_exempt),
+            service,
+            method,
+        )
         if allow_listed or root_exempt:
-            return admission
+            return gate
         if standing.blocked_until > now:
             raise _refused(user, method, BLOCKED)
-        guessable = method in (Method.PASSWORD, Method.OTP)  # tokens are never locked out
+        guessable = method is Method.PASSWORD or method is Method.OTP  # tokens are never locked
         if (
             guessable
             and self._protects(config, user)
             and await self._store.user_locked_until(user_key(user)) > now
         ):
             raise _refused(user, method, BLOCKED)
-        return admission
-
-    async def enter(self, address: str, user: str, service: str, method: Method) -> Gate:
-        """Admit one attempt (or refuse it, BF-2); then `fail` or `succeed` with the gate."""
-        return Gate(self, await self.admit(address, user, method), service, method)
+        return gate
 
     async def fail(self, gate: Gate, error: Exception) -> None:
         """The attempt raised `error`: a counted credential failure is recorded (BF-1)."""
@@ -249,6 +269,8 @@ class BruteForceGuard:
         if admission is None:
             return
         standing = admission.standing
+        if not (gate.reserved or standing.failures or admission.user == ROOT):
+            return  # the usual success: nothing to clear, nobody to remember
         now = self._clock.now()
         try:
             key = user_key(admission.user)
