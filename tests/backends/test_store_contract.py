@@ -580,6 +580,22 @@ async def test_touch_session_moves_last_seen_forward_only(store: Store) -> None:
     await store.touch_session("bob:GHOSTGHOSTGHOSTG", 1500.0)  # nothing to touch: no error
 
 
+async def test_rebind_session_succeeds_once_while_the_session_is_unused(store: Store) -> None:
+    await store.insert_session(session("bob:AAAAAAAAAAAAAAAA", bound_address="203.0.113.1"))
+    created = await store.get_session("bob:AAAAAAAAAAAAAAAA")
+    assert created is not None
+    since = created.last_seen
+    assert await store.rebind_session("bob:AAAAAAAAAAAAAAAA", since, "198.51.100.7", since + 9)
+    moved = await store.get_session("bob:AAAAAAAAAAAAAAAA")
+    assert moved is not None
+    assert (moved.bound_address, moved.last_seen) == ("198.51.100.7", since + 9)
+    # used now: a second adopter cannot move it again
+    assert not await store.rebind_session("bob:AAAAAAAAAAAAAAAA", since, "192.0.2.5", since + 20)
+    kept = await store.get_session("bob:AAAAAAAAAAAAAAAA")
+    assert kept is not None and kept.bound_address == "198.51.100.7"
+    assert not await store.rebind_session("bob:GHOSTGHOSTGHOSTG", since, "192.0.2.5", since)
+
+
 async def test_activate_session_succeeds_once_for_an_unused_session(store: Store) -> None:
     await store.insert_session(
         session("bob:AAAAAAAAAAAAAAAA", state=SessionState.UNUSED, bound_address=None)

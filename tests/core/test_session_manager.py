@@ -240,3 +240,59 @@ async def test_the_same_code_sent_twice_in_parallel_succeeds_once(
     )
     assert sum(result is None for result in results) == 1
     assert all(isinstance(r, TwoFactorFailed) for r in results if r is not None)
+
+
+async def test_a_remote_login_url_moves_its_session_once_and_only_while_unused(
+    manager: SessionManager, store: SqliteStore, bob: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """w§18: a fresh, unused password session moves to the first new address that opens its
+    URL; an SSO session is never adopted; a lost race is a refusal."""
+    created = await password_session(manager)
+    token = created.session.security_token
+    value = created.cookie_value
+    results = await asyncio.gather(
+        *(manager.adopt(value, Service.CPANEL, token, f"198.51.100.{n}") for n in range(1, 9))
+    )
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1 and winners[0].bound_address == "198.51.100.1"
+    assert await manager.adopt(value, Service.CPANEL, token, "198.51.100.1") is not None
+    # a fresh session whose conditional write loses to another adopter
+    raced = await password_session(manager)
+
+    async def lost(*_: object) -> bool:
+        return False
+
+    monkeypatch.setattr(store, "rebind_session", lost)
+    moved = await manager.adopt(
+        raced.cookie_value, Service.CPANEL, raced.session.security_token, "198.51.100.9"
+    )
+    assert moved is None
+    monkeypatch.undo()
+    sso = await manager.create(
+        user="bob",
+        account="bob",
+        service=Service.CPANEL,
+        kind=SessionKind.SSO,
+        state=SessionState.ACTIVE,
+        creator="root",
+        possessor="root",
+        method="create_user_session",
+        path="api",
+        address=ADDRESS,
+        bind=True,
+    )
+    assert (
+        await manager.adopt(sso.cookie_value, Service.CPANEL, sso.session.security_token, ADDRESS)
+        is None
+    )
+    assert await manager.adopt("bob:nothing,0", Service.CPANEL, token, ADDRESS) is None
+
+
+async def test_an_expired_session_is_purged_not_adopted(
+    manager: SessionManager, store: SqliteStore, clock: FrozenClock, bob: Account
+) -> None:
+    created = await password_session(manager)
+    clock.advance(manager.policy.absolute + 1)
+    token = created.session.security_token
+    assert await manager.adopt(created.cookie_value, Service.CPANEL, token, ADDRESS) is None
+    assert await store.get_session(created.session.session_id) is None

@@ -118,6 +118,16 @@ class SessionTables(SqliteBase):
             (bound_address, now, session_id),
         )
 
+    async def rebind_session(
+        self, session_id: str, unused_since: float, bound_address: str, now: float
+    ) -> bool:
+        return self._change_session(
+            session_id,
+            "UPDATE sessions SET bound_address = ?, last_seen = ? "
+            "WHERE session_id = ? AND last_seen = ?",
+            (bound_address, now, session_id, unused_since),
+        )
+
     async def count_wrong_token(self, session_id: str) -> int:
         self._session_cache.evict(session_id)
         try:

@@ -34,6 +34,8 @@ from panelauth.protocol.sessionlog import Origin
 PASSWORD_CHANGE = "password_change"  # the purge reason of a changed credential (w§14.1)
 KILL = "kill"  # ended by an administrator or the user (SE-9, w§14.1)
 LIMIT = "limit"  # the oldest session, ended when a new one passes the per-user cap (SE-13)
+# a remote-login URL moves its session to a new address only this young, and unused (w§18)
+ADOPTION_REBIND_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +345,39 @@ class SessionManager:
             return None  # someone else consumed it first
         await self._enforce_cap(session.user, {session.session_id}, address)
         return replace(session, state=SessionState.ACTIVE, bound_address=address, last_seen=now)
+
+    async def adopt(
+        self, cookie_value: str, service: Service, supplied_token: str | None, address: str
+    ) -> Session | None:
+        """A live password session presented by its remote-login URL (w§10.3, w§18), or None.
+
+        Usable again and again until logout or expiry, from the address it is bound to. With
+        address validation on, it moves to a new address once: while it has no recorded use
+        (last_seen still its creation time) and is less than 5 minutes old, so that a URL made
+        by a billing system's server opens in the user's browser; atomically, for one adopter.
+        """
+        now = self._clock.now()
+        found = await self.live([cookie_value], service)
+        if not found:
+            return None
+        session = found[0][0]
+        if session.kind is not SessionKind.PASSWORD or not token_matches(session, supplied_token):
+            return None
+        if session.expired(now, self.policy):
+            await self.purge(session.session_id, "expired", address)
+            return None
+        if address_matches(session.bound_address, address, self.policy.ip_validation):
+            return session
+        unused = session.last_seen == session.created_at
+        if not unused or now - session.created_at >= ADOPTION_REBIND_SECONDS:
+            return None
+        # the move marks the session used, even at its creation's clock reading
+        used_at = max(now, session.created_at + 0.001)
+        if not await self._store.rebind_session(
+            session.session_id, session.created_at, address, used_at
+        ):
+            return None  # another adopter was first
+        return replace(session, bound_address=address, last_seen=used_at)
 
     async def sweep(self, limit: int = 500) -> int:
         """Purge sessions past their absolute expiry (the server's periodic cleanup)."""

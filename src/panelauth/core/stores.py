@@ -161,6 +161,13 @@ class SessionStore(Protocol):
         """Atomically turn an `unused` session `active`; False if it was not unused (SS-2)."""
         ...
 
+    async def rebind_session(
+        self, session_id: str, unused_since: float, bound_address: str, now: float
+    ) -> bool:
+        """Atomically bind a session to `bound_address` if its last_seen is still
+        `unused_since` (no recorded use): True for one caller only (a remote-login URL, w§18)."""
+        ...
+
     async def count_wrong_token(self, session_id: str) -> int:
         """Add one wrong security token and return the new count (the only error-path write)."""
         ...

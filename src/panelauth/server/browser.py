@@ -231,7 +231,17 @@ class Browser:
                     return responses.redirect(
                         302, f"{held.security_token}/{LANDINGS[self.service]}"
                     )
-            return self._login_page(401, "invalid_session")
+            # a remote-login URL (w§18): a live password session, usable again
+            adopted = await sessions.adopt(value, self.service, path.security_token, info.address)
+            if adopted is None:
+                return self._login_page(401, "invalid_session")
+            credential = parse_cookie_value(value)
+            assert credential is not None  # adopt found the session by it
+            target = safe_goto(params.get("goto_uri")) or "/" + LANDINGS[self.service]
+            response = responses.redirect(302, f"{adopted.security_token}{target}")
+            cookie = encode_cookie_value(credential.session_id, credential.secret)
+            response.headers["Set-Cookie"] = set_cookie_header(self.service, cookie)
+            return response
         credential = parse_cookie_value(value)
         assert credential is not None  # consume_handoff accepted it
         session = handoff
