@@ -186,7 +186,7 @@ async def test_allow_listing_forgets_the_failures_and_blocks_it_covers(
     await guess(guard, "198.51.100.1")
     await guess(guard, "unknown")  # recorded under a hashed key: no address to match
     change = await admin.add(ListName.WHITE, [("203.0.113.0/24", "office")])
-    assert change.records_removed == 12
+    assert (change.records_removed, change.blocks_removed) == (12, 2)
     assert not await blocked(guard, "203.0.113.8")
     await admin.remove(ListName.WHITE, ["203.0.113.0/24"])
     assert not await blocked(guard)  # the block itself is gone, not only overridden
@@ -198,7 +198,8 @@ async def test_allow_listing_an_ipv6_address_forgets_its_prefix(
 ) -> None:
     await block(guard, "2001:db8::1")
     change = await admin.add(ListName.WHITE, [("2001:db8::5", "")])
-    assert change.records_removed == 6  # the block is kept under the /64 it counts
+    # the block is kept under the /64 it counts
+    assert (change.records_removed, change.blocks_removed) == (6, 1)
     await admin.remove(ListName.WHITE, ["2001:db8::5"])
     assert not await blocked(guard, "2001:db8::1")
 

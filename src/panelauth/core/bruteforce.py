@@ -1,16 +1,17 @@
 """Brute-force protection, cPHulk-compatible (w§19; BF-1..BF-10, TK-6).
 
-One guard for every pathway. Before a credential is looked at, `admit` asks the address's
-standing (deny list, a block) and, for a password or a code, the account's lock; a refused
-attempt gets the generic answer and its credential is never checked (BF-2). A failed credential
-is recorded with `failed`; a success clears that (address, user) pair only (BF-6).
+One guard for every pathway. Before a credential is looked at, `enter` (or `admit`) asks the
+address's standing (deny list, a block) and, for a password or a code, the account's lock; a
+refused attempt gets the generic answer and its credential is never checked (BF-2). The gate it
+returns hears how the attempt ended: `fail` records a credential failure, `succeed` clears that
+(address, user) pair only (BF-6), `release` takes back what proved nothing either way.
 
 Where the count lives: in the store (BF-9), changed only in its transactions (BF-4). A password
 verification yields to the hashing pool, so parallel guesses would all pass a read-only check;
-`reserve` therefore records the attempt as a failure *before* the hash is verified, in one
+`Gate.reserve` therefore records the attempt as a failure *before* the hash is verified, in one
 transaction that refuses once the limit is reached, and a success takes it back. Tokens, the
 access hash and codes are checked inline without yielding, so per worker a check and its record
-are one step; across workers the slack is at most one attempt per other worker (docs/security.md).
+are one step; across workers the slack is at most one attempt per other worker (w§19.4).
 
 The hot path (a success with nothing recorded against the address) costs two cached store reads
 and a few dictionary lookups: the store serves `hulk_view()` and `address_standing()` from its

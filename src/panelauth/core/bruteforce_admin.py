@@ -39,6 +39,7 @@ class ListChange:
     done: list[str] = field(default_factory=list)  # normalised networks
     failed: dict[str, str] = field(default_factory=dict)  # as given -> why
     records_removed: int = 0  # failures and blocks forgotten (adding to the allow list)
+    blocks_removed: int = 0  # of which address blocks (cPanel's ip_blocks_removed)
 
 
 class BruteForceAdmin:
@@ -86,7 +87,9 @@ class BruteForceAdmin:
         if valid:
             await self._store.add_list_entries(list_name, valid, self._clock.now())
         if list_name is ListName.WHITE and valid:
-            change.records_removed = await self._forget_networks(network for network, _ in valid)
+            change.records_removed, change.blocks_removed = await self._forget_networks(
+                network for network, _ in valid
+            )
         return change
 
     async def remove(self, list_name: ListName, networks: Sequence[str]) -> ListChange:
@@ -141,7 +144,7 @@ class BruteForceAdmin:
                 networks.append(str(parse_network(text)))  # or a clear error, never a user
             else:
                 users.append(user_key(_user_name(text)))
-        removed = await self._forget_networks(networks)
+        removed, _ = await self._forget_networks(networks)
         if users:
             removed += await self._store.unblock((), users)
         return removed
@@ -149,11 +152,12 @@ class BruteForceAdmin:
     async def flush(self) -> int:
         return await self._store.flush_failures()
 
-    async def _forget_networks(self, networks: Iterable[str]) -> int:
-        """Forget failures and blocks of every recorded address within `networks`."""
+    async def _forget_networks(self, networks: Iterable[str]) -> tuple[int, int]:
+        """Forget failures and blocks of every recorded address within `networks`: (records
+        removed, of which address blocks)."""
         parsed = [ipaddress.ip_network(network) for network in networks]
         if not parsed:
-            return 0
+            return 0, 0
         config = await self.config()
         keys: set[str] = set()
         for key, address in await self._store.recorded_address_keys():
@@ -165,7 +169,9 @@ class BruteForceAdmin:
         # the key of each network's own address, for a block recorded under it
         for net in parsed:
             keys.add(address_key(str(net.network_address), config.ipv6_prefix_length))
-        return await self._store.unblock(sorted(keys), ())
+        blocks = await self._store.list_blocks(self._clock.now())
+        blocked = sum(1 for block in blocks if block.kind == "address" and block.key in keys)
+        return await self._store.unblock(sorted(keys), ()), blocked
 
 
 def _bounded(items: Sequence[object]) -> None:

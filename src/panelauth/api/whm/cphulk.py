@@ -134,7 +134,7 @@ async def create_cphulk_record(ctx: CallContext, args: Params) -> dict[str, Any]
     _all_failed(change, "added")
     return {
         "comment": comment,
-        "ip_blocks_removed": change.records_removed,
+        "ip_blocks_removed": change.blocks_removed,
         "ips_added": _shown_list(change.done),
         "ips_failed": _shown_failures(change.failed),
         "iptable_bans_removed": 0,  # no firewall
@@ -162,7 +162,7 @@ async def batch_create_cphulk_records(ctx: CallContext, args: Params) -> dict[st
     _all_failed(change, "added")
     return {
         "comment": default,
-        "ip_blocks_removed": change.records_removed,
+        "ip_blocks_removed": change.blocks_removed,
         "ips_added": _shown_list(change.done),
         "ips_failed": _shown_failures(change.failed),
         "iptable_bans_removed": 0,
