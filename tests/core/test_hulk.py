@@ -14,6 +14,7 @@ from panelauth.core.hulk import (
     address_key,
     config_value,
     parse_network,
+    shown_network,
     shown_user,
     user_key,
 )
@@ -335,3 +336,16 @@ def test_a_text_key_refuses_invisible_controls() -> None:
     for text in ("echo\x7f", "echo \u202e"):
         with pytest.raises(InvalidArgument):
             HulkConfig().with_value("command_to_run_on_brute_force", text)
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("192.0.2.7/32", "192.0.2.7"),
+        ("2001:db8::1/128", "2001:db8::1"),
+        ("198.51.100.0/24", "198.51.100.0/24"),
+        ("not a network", "not a network"),  # shown as stored, never guessed at
+    ],
+)
+def test_a_single_address_is_shown_without_its_prefix(stored: str, shown: str) -> None:
+    assert shown_network(stored) == shown

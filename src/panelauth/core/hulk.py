@@ -204,6 +204,17 @@ def shown_user(user: str) -> str:
     return "".join(char if char.isprintable() else "?" for char in user[:MAX_USER_CHARS])
 
 
+def shown_network(network: str) -> str:
+    """A stored network as panelauth shows it: a single address without /32 or /128."""
+    try:
+        parsed = ipaddress.ip_network(network)
+    except ValueError:
+        return network
+    if parsed.prefixlen == parsed.max_prefixlen:
+        return str(parsed.network_address)
+    return str(parsed)
+
+
 _PREFIX = re.compile(r"0|[1-9][0-9]{0,2}")
 
 

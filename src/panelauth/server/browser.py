@@ -28,6 +28,7 @@ from panelauth.protocol.cookies import (
 from panelauth.protocol.paths import RequestPath, safe_goto
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
+from panelauth.server.hulk_pages import HULK_PATH, HulkPage
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.rules import check_page_request
 from panelauth.server.security_pages import SECURITY_PATH, SecurityPages
@@ -58,6 +59,7 @@ class Browser:
         self.transfers = Transfers(listener, state, self.sessions)
         self.two_factor = TwoFactorPages(listener, state, LANDINGS)
         self.security = SecurityPages(listener, state, LANDINGS)
+        self.hulk = HulkPage(listener, state)
 
     async def handle(
         self, request: web.BaseRequest, info: RequestFacts
@@ -300,6 +302,8 @@ class Browser:
             return await self.two_factor.setup(request, session, identity, info), identity
         if path.segments[:1] == (SECURITY_PATH,):
             return await self.security.page(request, session, identity, info), identity
+        if path.segments[:1] == (HULK_PATH,):
+            return await self.hulk.page(request, session, identity, info), identity
         if "/".join(path.segments) != LANDINGS[self.service]:
             html = pages.render("not_found.html", self.service, heading="Not Found")
             return responses.html_response(404, html), identity
@@ -312,6 +316,8 @@ class Browser:
             pages.Link("to-twofactor", f"{token}/{SETUP_PATH}/", "Two-Factor Authentication")
         )
         links.append(pages.Link("to-security", f"{token}/{SECURITY_PATH}/", "Password & Security"))
+        if self.service is Service.WHM and identity.is_root:
+            links.append(pages.Link("to-hulk", f"{token}/{HULK_PATH}/", "Brute Force Protection"))
         api_path, api_name = _landing_api(token, identity)
         return pages.render(
             "landing.html",

@@ -12,7 +12,6 @@ Where panelauth differs from cPanel (no firewall, CIDR instead of ranges, no cou
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from panelauth.core.bruteforce_admin import (
     BruteForceAdmin,
     ListChange,
 )
-from panelauth.core.hulk import Block, ListName, parse_network
+from panelauth.core.hulk import Block, ListName, parse_network, shown_network
 from panelauth.errors import InvalidArgument, PermissionDenied
 from panelauth.protocol.params import Params
 
@@ -179,7 +178,7 @@ async def read_cphulk_records(ctx: CallContext, args: Params) -> dict[str, Any]:
     list_name = _list_name(args)
     entries = await admin.entries(list_name)
     data: dict[str, Any] = {
-        "ips_in_list": {_shown_network(entry.network): entry.comment for entry in entries},
+        "ips_in_list": {shown_network(entry.network): entry.comment for entry in entries},
         "list_name": list_name.value,
         **await _requester(ctx, admin),
     }
@@ -279,23 +278,12 @@ async def _requester(ctx: CallContext, admin: BruteForceAdmin) -> dict[str, Any]
     }
 
 
-def _shown_network(network: str) -> str:
-    """A stored network as panelauth shows it: a single address without /32 or /128."""
-    try:
-        parsed = ipaddress.ip_network(network)
-    except ValueError:
-        return network
-    if parsed.prefixlen == parsed.max_prefixlen:
-        return str(parsed.network_address)
-    return str(parsed)
-
-
 def _shown_list(networks: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(_shown_network(network) for network in networks))
+    return list(dict.fromkeys(shown_network(network) for network in networks))
 
 
 def _shown_failures(failed: dict[str, str]) -> dict[str, str]:
-    return {_shown_network(given): why for given, why in failed.items()}
+    return {shown_network(given): why for given, why in failed.items()}
 
 
 # -- blocks, locks and history ------------------------------------------------------------------
@@ -397,7 +385,7 @@ def _blocked_network(block: Block) -> str:
     under (a /64 by default); the recorded address if its key names neither."""
     kind, _, network = block.key.partition(":")
     if kind in ("ip4", "ip6"):
-        return _shown_network(network)
+        return shown_network(network)
     return block.shown
 
 
