@@ -32,6 +32,7 @@ from panelauth.server.hulk_pages import HULK_PATH, HulkPage
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.rules import check_page_request
 from panelauth.server.security_pages import SECURITY_PATH, SecurityPages
+from panelauth.server.session_pages import SESSIONS_PATH, TITLES, SessionsPage
 from panelauth.server.state import ServerState
 from panelauth.server.transfers import Transfers
 from panelauth.server.twofactor_pages import SETUP_PATH, TwoFactorPages
@@ -60,6 +61,7 @@ class Browser:
         self.two_factor = TwoFactorPages(listener, state, LANDINGS)
         self.security = SecurityPages(listener, state, LANDINGS)
         self.hulk = HulkPage(listener, state)
+        self.sessions_page = SessionsPage(listener.service, state)
 
     async def handle(
         self, request: web.BaseRequest, info: RequestFacts
@@ -304,6 +306,8 @@ class Browser:
             return await self.security.page(request, session, identity, info), identity
         if path.segments[:1] == (HULK_PATH,):
             return await self.hulk.page(request, session, identity, info), identity
+        if path.segments[:1] == (SESSIONS_PATH,):
+            return await self.sessions_page.page(request, session, identity, info), identity
         if "/".join(path.segments) != LANDINGS[self.service]:
             html = pages.render("not_found.html", self.service, heading="Not Found")
             return responses.html_response(404, html), identity
@@ -316,6 +320,7 @@ class Browser:
             pages.Link("to-twofactor", f"{token}/{SETUP_PATH}/", "Two-Factor Authentication")
         )
         links.append(pages.Link("to-security", f"{token}/{SECURITY_PATH}/", "Password & Security"))
+        links.append(pages.Link("to-sessions", f"{token}/{SESSIONS_PATH}/", TITLES[self.service]))
         if self.service is Service.WHM and identity.is_root:
             links.append(pages.Link("to-hulk", f"{token}/{HULK_PATH}/", "Brute Force Protection"))
         api_path, api_name = _landing_api(token, identity)
