@@ -110,6 +110,8 @@ async def test_the_switch_and_the_configuration(
     assert status == 400
     assert "“max_failures” must be between 1 and 100" in status_message(html)
     assert (await admin.config()).max_failures == 12
+    assert 'id="max_failures" name="max_failures" value="500"' in html  # what was typed
+    assert 'id="max_failures_byip" name="max_failures_byip" value="7"' in html
 
 
 async def test_lists_keep_what_was_typed_and_removal_needs_confirmation(
@@ -121,12 +123,14 @@ async def test_lists_keep_what_was_typed_and_removal_needs_confirmation(
         whm, root, action="add_white", ip="127.000.000.001", comment="<b>office</b>"
     )
     assert status == 400 and "Invalid IP address" in status_message(html)
-    assert 'value="127.000.000.001"' in html
-    assert 'value="&lt;b&gt;office&lt;/b&gt;"' in html  # kept, and escaped
+    # kept in the form it came from only (never pre-filled into the deny list's), and escaped
+    assert html.count('value="127.000.000.001"') == 1
+    assert html.count('value="&lt;b&gt;office&lt;/b&gt;"') == 1
+    assert re.search(r'id="white-ip" name="ip" required maxlength="64" value="127\.000', html)
     assert await admin.entries(ListName.WHITE) == []
     status, html = await post(whm, root, action="add_black", ip="198.51.100.0/24", comment="<i>x")
     assert status_message(html) == "198.51.100.0/24 was added to the deny list."
-    assert "<td>&lt;i&gt;x</td>" in html
+    assert '<td data-label="Comment">&lt;i&gt;x</td>' in html
     status, html = await post(whm, root, action="remove_black", ip="198.51.100.0/24")
     assert status == 400 and "confirmation" in status_message(html)
     assert len(await admin.entries(ListName.BLACK)) == 1
@@ -144,8 +148,9 @@ async def test_unblock_from_the_page_and_allow_listing_lifts_blocks(
     await block(server_state)
     page = await whm.get(root.token + PAGE, headers=root.headers)
     html = await page.text()
-    assert f"<td>{ATTACKER}</td>" in html and 'aria-label="Unblock 203.0.113.66"' in html
-    assert html.count("<td>cpaneld</td>") == 5  # the history
+    assert f'<td data-label="Blocked">{ATTACKER}</td>' in html
+    assert 'aria-label="Unblock 203.0.113.66"' in html
+    assert html.count('<td data-label="Service">cpaneld</td>') == 5  # the history
     status, html = await post(whm, root, action="unblock", target=ATTACKER)
     assert status == 200
     assert status_message(html) == f"{ATTACKER} was unblocked (6 records forgotten)."

@@ -113,9 +113,10 @@ class HulkPage:
             self.service,
             heading="Brute Force Protection",
             message=message,
+            refused=bool(kept),
             kept=kept,
             enabled=bool(config.is_enabled),
-            settings=[(s, _value(config, s)) for s in SETTINGS],
+            settings=[(s, _shown_value(config, s, kept)) for s in SETTINGS],
             lists=[
                 (
                     name.value,
@@ -173,15 +174,22 @@ async def _change_list(
     return f"{shown} was added to the {title}.{lifted}"
 
 
-def _value(config: HulkConfig, setting: Setting) -> int:
+def _shown_value(config: HulkConfig, setting: Setting, kept: dict[str, str]) -> int | str:
+    """The stored value, or what was typed into a configuration form that was refused."""
+    if kept.get("action") == "config":
+        if setting.switch:
+            return 1 if kept.get(setting.key) == "1" else 0
+        return kept.get(setting.key, "")
     value = getattr(config, setting.key)
     assert isinstance(value, int)
     return value
 
 
 def _typed(form: dict[str, str]) -> dict[str, str]:
-    """What the user typed, to fill the form again (never a secret: this page asks none)."""
-    return {key: form[key] for key in ("ip", "comment", "target") if key in form}
+    """What the user typed, to fill the form it came from again (`action` names it; never a
+    secret: this page asks none)."""
+    keys = ("action", "ip", "comment", "target", *(setting.key for setting in SETTINGS))
+    return {key: form[key] for key in keys if key in form}
 
 
 def _when(at: float) -> str:

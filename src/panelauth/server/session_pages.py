@@ -62,6 +62,7 @@ class SessionsPage:
             self.service,
             heading=TITLES[self.service],
             message=message,
+            refused=status != 200,
             whm=self.service is Service.WHM,
             sessions=[_row(row) for row in rows],
             users=sorted({row["user"] for row in rows if not row["current"]}),
