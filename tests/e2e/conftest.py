@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -15,10 +16,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import ROOT_PASSWORD
 
 PANELAUTH = [sys.executable, "-m", "panelauth"]
+CHROMIUM = os.environ.get("PANELAUTH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHEAP_CONFIG = "argon2: {time_cost: 1, memory_cost_kib: 256, parallelism: 1}\n"
 
 
@@ -141,3 +153,44 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("e2e") / "data")
     yield running
     running.stop()
+
+
+def start_server_with_account(data_dir: Path, user: str, password: str) -> RunningServer:
+    """A server whose root has made the cPanel account `user` (domain `<user>.example`)."""
+    running = start_server(data_dir)
+    try:
+        with running.client() as client:
+            created = client.get(
+                running.url(2087, "/json-api/createacct"),
+                params={
+                    "api.version": "1",
+                    "username": user,
+                    "domain": f"{user}.example",
+                    "password": password,
+                },
+                auth=("root", ROOT_PASSWORD),
+            )
+            assert created.json()["metadata"]["result"] == 1
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (Debian's package), driven by Playwright."""
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: apt-get install chromium"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(ignore_https_errors=True)
+    yield context.new_page()
+    context.close()

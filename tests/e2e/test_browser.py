@@ -2,73 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.conftest import RunningServer, start_server_with_account
 
 pytestmark = pytest.mark.e2e
 BOB_PASSWORD = "bob-Browser-Pw1"
-CHROMIUM = os.environ.get("PANELAUTH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("browser") / "data")
-    try:
-        with running.client() as client:
-            created = client.get(
-                running.url(2087, "/json-api/createacct"),
-                params={
-                    "api.version": "1",
-                    "username": "bob",
-                    "domain": "bob.example",
-                    "password": BOB_PASSWORD,
-                },
-                auth=("root", ROOT_PASSWORD),
-            )
-            assert created.json()["metadata"]["result"] == 1
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: apt-get install chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(ignore_https_errors=True)
-    yield context.new_page()
-    context.close()
+    running = start_server_with_account(
+        tmp_path_factory.mktemp("browser") / "data", "bob", BOB_PASSWORD
+    )
+    yield running
+    running.stop()
 
 
 def test_log_in_call_uapi_and_log_out(server: RunningServer, page: Page) -> None:

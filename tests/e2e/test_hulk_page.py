@@ -9,11 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.conftest import RunningServer, start_server_with_account
 
 pytestmark = pytest.mark.e2e
 CAROL_PASSWORD = "carol-Hulk-Pw1"
@@ -23,43 +22,11 @@ LIMIT = 5  # max_failures_byip: 5 failures from one address within 15 minutes bl
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("hulk") / "data")
-    try:
-        with running.client() as client:
-            created = client.get(
-                running.url(2087, "/json-api/createacct"),
-                params={
-                    "api.version": "1",
-                    "username": "carol",
-                    "domain": "carol.example",
-                    "password": CAROL_PASSWORD,
-                },
-                auth=("root", ROOT_PASSWORD),
-            )
-            assert created.json()["metadata"]["result"] == 1
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: apt-get install chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(ignore_https_errors=True)
-    yield context.new_page()
-    context.close()
+    running = start_server_with_account(
+        tmp_path_factory.mktemp("hulk") / "data", "carol", CAROL_PASSWORD
+    )
+    yield running
+    running.stop()
 
 
 def log_in_as_root(page: Page, server: RunningServer) -> None:
