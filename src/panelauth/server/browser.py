@@ -28,6 +28,7 @@ from panelauth.protocol.cookies import (
 from panelauth.protocol.paths import RequestPath, safe_goto
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
+from panelauth.server.access_key_page import ACCESS_KEY_PATH, AccessKeyPage
 from panelauth.server.hulk_pages import HULK_PATH, HulkPage
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.rules import check_page_request
@@ -61,6 +62,7 @@ class Browser:
         self.two_factor = TwoFactorPages(listener, state, LANDINGS)
         self.security = SecurityPages(listener, state, LANDINGS)
         self.hulk = HulkPage(listener, state)
+        self.access_key = AccessKeyPage(listener, state)
         self.sessions_page = SessionsPage(listener.service, state)
 
     async def handle(
@@ -306,6 +308,8 @@ class Browser:
             return await self.security.page(request, session, identity, info), identity
         if path.segments[:1] == (HULK_PATH,):
             return await self.hulk.page(request, session, identity, info), identity
+        if path.segments[:1] == (ACCESS_KEY_PATH,):
+            return await self.access_key.page(request, session, identity, info), identity
         if path.segments[:1] == (SESSIONS_PATH,):
             return await self.sessions_page.page(request, session, identity, info), identity
         if "/".join(path.segments) != LANDINGS[self.service]:
@@ -323,6 +327,9 @@ class Browser:
         links.append(pages.Link("to-sessions", f"{token}/{SESSIONS_PATH}/", TITLES[self.service]))
         if self.service is Service.WHM and identity.is_root:
             links.append(pages.Link("to-hulk", f"{token}/{HULK_PATH}/", "Brute Force Protection"))
+            links.append(
+                pages.Link("to-access-key", f"{token}/{ACCESS_KEY_PATH}/", "Remote Access Key")
+            )
         api_path, api_name = _landing_api(token, identity)
         return pages.render(
             "landing.html",

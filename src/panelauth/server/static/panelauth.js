@@ -10,3 +10,15 @@ document.addEventListener("DOMContentLoaded", () => {
     output.textContent = response.status + " " + (await response.text());
   });
 });
+
+// A "Copy" button names the field whose text it copies (data-copy); no inline script (CSP).
+document.addEventListener("DOMContentLoaded", () => {
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const field = document.getElementById(button.dataset.copy);
+      if (!field) return;
+      await navigator.clipboard.writeText(field.value || field.textContent);
+      button.textContent = "Copied";
+    });
+  }
+});
