@@ -21,6 +21,7 @@ from panelauth.core.tokens import digest
 from panelauth.errors import FunctionFailed
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
+from panelauth.server.render import not_found_page
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.security_pages import reauthenticate
 from panelauth.server.state import ServerState
@@ -37,8 +38,7 @@ class AccessKeyPage:
         self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
     ) -> web.Response:
         if self.service is not Service.WHM or not identity.is_root:
-            html = pages.render("not_found.html", self.service, heading="Not Found")
-            return responses.html_response(404, html)
+            return not_found_page(self.service)  # root's alone: nobody else learns it exists
         status, message, refused = 200, None, False
         if request.method == "POST":
             form = await info.form(request)

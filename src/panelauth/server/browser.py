@@ -30,6 +30,7 @@ from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
 from panelauth.server.access_key_page import ACCESS_KEY_PATH, AccessKeyPage
 from panelauth.server.hulk_pages import HULK_PATH, HulkPage
+from panelauth.server.render import not_found_page
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.rules import check_page_request
 from panelauth.server.security_pages import SECURITY_PATH, SecurityPages
@@ -313,8 +314,7 @@ class Browser:
         if path.segments[:1] == (SESSIONS_PATH,):
             return await self.sessions_page.page(request, session, identity, info), identity
         if "/".join(path.segments) != LANDINGS[self.service]:
-            html = pages.render("not_found.html", self.service, heading="Not Found")
-            return responses.html_response(404, html), identity
+            return not_found_page(self.service), identity
         return responses.html_response(200, await self._landing(session, identity)), identity
 
     async def _landing(self, session: Session, identity: Identity) -> str:

@@ -22,6 +22,7 @@ from panelauth.core.sessions import Session
 from panelauth.errors import InvalidArgument
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import pages, responses
+from panelauth.server.render import not_found_page
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.state import ServerState
 
@@ -61,8 +62,7 @@ class HulkPage:
         self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
     ) -> web.Response:
         if self.service is not Service.WHM or not identity.is_root:
-            html = pages.render("not_found.html", self.service, heading="Not Found")
-            return responses.html_response(404, html)
+            return not_found_page(self.service)  # root's alone: nobody else learns it exists
         admin = BruteForceAdmin(self.state.runtime.store, self.state.runtime.clock)
         status, message, kept = 200, None, {}
         if request.method == "POST":

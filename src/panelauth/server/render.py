@@ -18,6 +18,13 @@ from panelauth.server import pages, responses
 _JSON_HEADERS = {**responses.BASE_HEADERS, "Content-Type": responses.JSON}
 
 
+def not_found_page(service: Service) -> web.Response:
+    """The 404 page: a path nobody serves, or a page this identity may not know of."""
+    return responses.html_response(
+        404, pages.render("not_found.html", service, heading="Not Found")
+    )
+
+
 def answer_response(answer: Answer) -> web.Response:
     """An API answer on the wire; a 503 tells the client when to retry (w§15.5)."""
     headers = dict(_JSON_HEADERS)
