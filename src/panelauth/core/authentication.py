@@ -101,11 +101,8 @@ class AuthenticatorChain:
         # and hears how it failed (BF-1, BF-2)
         credentials = attempt.credentials
         if credentials is None:
-            # a cookie is no guess (256 random bits, w§4): never counted; the address block
-            # applies to the session's principal, so root keeps the sessions it logs in to
             identity = await self._decide(attempt, None)
-            principal = identity.possessor or identity.user
-            await guard.admit(attempt.client_address, principal, Method.SESSION)
+            await guard.admit_session(attempt.client_address, identity)
             return identity, None
         user = credentials.user
         basic = isinstance(credentials, BasicCredentials)

@@ -41,7 +41,7 @@ from panelauth.core.hulk import (
     shown_user,
     user_key,
 )
-from panelauth.core.models import ROOT
+from panelauth.core.models import ROOT, Identity
 from panelauth.core.stores import BruteForceStore
 from panelauth.errors import (
     AuthenticationFailed,
@@ -176,7 +176,10 @@ class BruteForceGuard:
         self._policies: tuple[HulkView, _Policy] | None = None
 
     async def policy(self) -> _Policy:
-        view = await self._store.hulk_view()
+        return self._policy_of(await self._store.hulk_view())
+
+    def _policy_of(self, view: HulkView) -> _Policy:
+        """The policy of `view`, parsed once: the store hands out the same view until a change."""
         memo = self._policies
         if memo is not None and memo[0] is view:
             return memo[1]
@@ -192,19 +195,22 @@ class BruteForceGuard:
         or a password/code attempt on a locked account; None while protection is off."""
         return (await self.enter(address, user, "", method)).admission
 
+    async def admit_session(self, address: str, identity: Identity) -> None:
+        """A session request: a cookie is no guess (256 random bits, w§4), never counted, but an
+        address block refuses it, judged for the session's principal (its possessor, else its
+        user), so that root keeps the sessions it logs in to (BF-1, BF-5)."""
+        await self.admit(address, identity.possessor or identity.user, Method.SESSION)
+
     async def enter(self, address: str, user: str, service: str, method: Method) -> Gate:
         """Admit one attempt (or refuse it, BF-2); then `fail` or `succeed` with the gate.
-
-        Written flat (the policy memo inlined): it runs on every authenticated request."""
-        view = await self._store.hulk_view()
-        memo = self._policies
-        policy = memo[1] if memo is not None and memo[0] is view else await self.policy()
+        It runs on every authenticated request: two cached store reads on the usual path."""
+        policy = self._policy_of(await self._store.hulk_view())
         config = policy.config
         if not config.is_enabled:
             return Gate(self, None, service, method)
         listed = policy.listed(address)
         if listed is ListName.BLACK:
-            raise _refused(user, method, BLOCKED)
+            raise _refused(user)
         key = address_key(address, config.ipv6_prefix_length)
         now = self._clock.now()
         standing = await self._store.address_standing(key, now, policy.limits.brute_window)
@@ -221,31 +227,27 @@ class BruteForceGuard:
         if allow_listed or root_exempt:
             return gate
         if standing.blocked_until > now:
-            raise _refused(user, method, BLOCKED)
+            raise _refused(user)
         guessable = method is Method.PASSWORD or method is Method.OTP  # tokens are never locked
         if (
             guessable
             and self._protects(config, user)
             and await self._store.user_locked_until(user_key(user)) > now
         ):
-            raise _refused(user, method, BLOCKED)
+            raise _refused(user)
         return gate
 
     async def fail(self, gate: Gate, error: Exception) -> None:
         """The attempt raised `error`: a counted credential failure is recorded (BF-1)."""
         if gate.admission is None:
             return  # protection is off
-        if not isinstance(error, _CREDENTIAL_ERRORS):
-            # no verdict on the credential (the hashing queue was full, the store failed):
-            # the attempt proved nothing either way
-            await self.release(gate)
-            return
-        if error.counted:
-            await self._failed(
-                gate, Method.OTP if isinstance(error, TwoFactorFailed) else gate.method
-            )
+        if isinstance(error, _CREDENTIAL_ERRORS) and error.counted:
+            method = Method.OTP if isinstance(error, TwoFactorFailed) else gate.method
+            await self._failed(gate, method)
         else:
-            await self.release(gate)  # not a credential failure (BF-7)
+            # no credential failure (BF-7), or no verdict on the credential at all (the hashing
+            # queue was full, the store failed): the attempt proved nothing either way
+            await self.release(gate)
 
     async def release(self, gate: Gate) -> None:
         """The attempt proved no guess, and no full success either (a right password whose
@@ -305,7 +307,7 @@ class BruteForceGuard:
         failure = self._failure(admission, gate.service, gate.method)
         per_user = self._protects(policy.config, admission.user)
         if not await self._store.reserve_attempt(failure, policy.limits, per_user=per_user):
-            raise _refused(admission.user, gate.method, BLOCKED)
+            raise _refused(admission.user)
         return True
 
     async def _failed(self, gate: Gate, method: Method) -> None:
@@ -337,5 +339,6 @@ class BruteForceGuard:
         return user != ROOT or bool(config.username_based_protection_for_root)
 
 
-def _refused(user: str, method: Method, reason: str) -> AuthenticationFailed:
-    return AuthenticationFailed(reason, claimed_user=user, counted=False)
+def _refused(user: str) -> AuthenticationFailed:
+    """The refusal of a blocked attempt: a wrong password's answer, and not counted again."""
+    return AuthenticationFailed(BLOCKED, claimed_user=user, counted=False)

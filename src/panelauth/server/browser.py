@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from panelauth.core.authentication import AuthAttempt, SessionAuthenticator
-from panelauth.core.hulk import Method
 from panelauth.core.models import Identity, IdentityKind
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse
@@ -140,8 +139,8 @@ class Browser:
                 spend=spend,
             )
         except (MalformedCredentials, AuthenticationFailed, TwoFactorFailed) as failure:
-            if gate is not None:
-                await guard.fail(gate, failure)  # the first factor's own failures are counted
+            if gate is not None:  # the password passed: a wrong or replayed code is counted
+                await guard.fail(gate, failure)
             detail = failure.reason if isinstance(failure, MalformedCredentials) else failure.detail
             return await self._refuse_login(request, info, user, detail, json_answer)
         except Exception:
@@ -300,9 +299,7 @@ class Browser:
             if isinstance(refused.pending, Session):
                 return await self.two_factor.pending(request, path, info, refused.pending), None
             raise  # the login page or Token Denied (server/render.py)
-        # an address block refuses pages too (BF-1); root keeps its own (core/bruteforce.py)
-        principal = identity.possessor or identity.user
-        await self.state.runtime.guard.admit(info.address, principal, Method.SESSION)
+        await self.state.runtime.guard.admit_session(info.address, identity)  # pages too (BF-1)
         if path.segments[:1] == (SETUP_PATH,):
             return await self.two_factor.setup(request, session, identity, info), identity
         if path.segments[:1] == (SECURITY_PATH,):

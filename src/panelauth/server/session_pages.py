@@ -51,7 +51,7 @@ class SessionsPage:
                 status, message = max(outcome.error.status, 400), outcome.error.message
             else:
                 message = f"Ended {outcome.data['killed']} session(s)."
-        listed = await self._list(identity, info)
+        listed = await self._call(identity, info, "list", Params([]))
         rows: list[dict[str, Any]] = []
         if listed.error is not None:
             status, message = listed.error.status, listed.error.message
@@ -71,9 +71,6 @@ class SessionsPage:
             user=identity.user,
         )
         return responses.html_response(status, html)
-
-    async def _list(self, identity: Identity, info: RequestFacts) -> Outcome:
-        return await self._call(identity, info, "list", Params([]))
 
     async def _kill(self, identity: Identity, form: dict[str, str], info: RequestFacts) -> Outcome:
         action = form.get("action", "")
