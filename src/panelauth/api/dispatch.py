@@ -69,6 +69,27 @@ class Dispatcher:
             outcome.raw_output = ""  # account-changing functions always say it (w§15.1)
         return outcome
 
+    def permits_whm1(self, identity: Identity, name: str) -> bool:
+        """Whether `identity` may call WHM API 1 `name`: the check `whm1` makes (pages use it
+        to show only what a user may do)."""
+        function = self.registry.get(Api.WHM1, "", name)
+        return function is not None and (function.acl is None or identity.has_acl(function.acl))
+
+    async def permits_cpanel(
+        self, api: Api, identity: Identity, service: Service, module: str, name: str
+    ) -> bool:
+        """Whether `identity` may call a cPanel function on `service` as itself: the checks
+        `cpanel` makes before it runs the function."""
+        function = self.registry.get(api, module, name)
+        if function is None or identity.is_whm_user:
+            return False
+        try:
+            context = await self._cpanel_context(identity, service, "", None, None, 0)
+            await self._authorise_cpanel(function, context)
+        except PanelauthError:
+            return False
+        return True
+
     async def cpanel(
         self,
         api: Api,

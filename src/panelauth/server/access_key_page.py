@@ -10,23 +10,19 @@ Password & Security page); both are POSTs to the page's `/cpsessN` path.
 from __future__ import annotations
 
 import hmac
-from typing import Final
 
 from aiohttp import web
 
 from panelauth.core.access_hash import access_hash_path, read_access_hash_file
 from panelauth.core.models import ROOT, Identity
-from panelauth.core.sessions import Session
 from panelauth.core.tokens import digest
 from panelauth.errors import FunctionFailed
 from panelauth.protocol.services import Listener, Service
-from panelauth.server import pages, responses
+from panelauth.server.page_call import PageCall
 from panelauth.server.render import not_found_page
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.security_pages import reauthenticate
 from panelauth.server.state import ServerState
-
-ACCESS_KEY_PATH: Final = "accesskey"
 
 
 class AccessKeyPage:
@@ -34,9 +30,8 @@ class AccessKeyPage:
         self.service = listener.service
         self.state = state
 
-    async def page(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
-    ) -> web.Response:
+    async def page(self, call: PageCall) -> web.Response:
+        request, identity, info = call.request, call.identity, call.info
         if self.service is not Service.WHM or not identity.is_root:
             return not_found_page(self.service)  # root's alone: nobody else learns it exists
         status, message, refused = 200, None, False
@@ -46,19 +41,14 @@ class AccessKeyPage:
                 message = await self._change(identity, form, info)
             except FunctionFailed as failed:
                 status, message, refused = max(failed.status, 400), failed.message, True
-        html = pages.render(
+        return call.render(
             "access_key.html",
-            self.service,
-            heading="Remote Access Key",
+            status=status,
             message=message,
             refused=refused,
             key=await self._current_key(),
             principal=identity.possessor or identity.user,
-            action=f"{session.security_token}/{ACCESS_KEY_PATH}/",
-            token=session.security_token,
-            user=identity.user,
         )
-        return responses.html_response(status, html)
 
     async def _change(self, identity: Identity, form: dict[str, str], info: RequestFacts) -> str:
         action = form.get("action", "")

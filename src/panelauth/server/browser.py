@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from panelauth.core.authentication import AuthAttempt, SessionAuthenticator
-from panelauth.core.models import Identity, IdentityKind
+from panelauth.core.models import Identity
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse
 from panelauth.errors import AuthenticationFailed, SessionRefused, TwoFactorFailed
@@ -26,25 +26,23 @@ from panelauth.protocol.cookies import (
 )
 from panelauth.protocol.paths import RequestPath, safe_goto
 from panelauth.protocol.services import Listener, Service
-from panelauth.server import pages, responses
-from panelauth.server.access_key_page import ACCESS_KEY_PATH, AccessKeyPage
-from panelauth.server.hulk_pages import HULK_PATH, HulkPage
+from panelauth.server import navigation, pages, responses
+from panelauth.server.access_key_page import AccessKeyPage
+from panelauth.server.home_page import HomePage
+from panelauth.server.hulk_pages import HulkPage
+from panelauth.server.navigation import HOMES
+from panelauth.server.page_call import Page, PageCall
 from panelauth.server.render import not_found_page
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.rules import check_page_request
-from panelauth.server.security_pages import SECURITY_PATH, SecurityPages
-from panelauth.server.session_pages import SESSIONS_PATH, TITLES, SessionsPage
+from panelauth.server.security_pages import SecurityPages
+from panelauth.server.session_pages import SessionsPage
 from panelauth.server.state import ServerState
 from panelauth.server.transfers import Transfers
-from panelauth.server.twofactor_pages import SETUP_PATH, TwoFactorPages
+from panelauth.server.twofactor_pages import TwoFactorPages
 
 log = logging.getLogger(__name__)
 
-LANDINGS = {
-    Service.CPANEL: "frontend/jupiter/index.html",
-    Service.WHM: "",
-    Service.WEBMAIL: "webmail/jupiter/index.html",
-}
 PURGE_ON_CONSUME = {
     Service.CPANEL: "xfercpanel",
     Service.WHM: "xferwhm",
@@ -59,11 +57,21 @@ class Browser:
         self.state = state
         self.sessions = SessionAuthenticator(state.sessions)
         self.transfers = Transfers(listener, state, self.sessions)
-        self.two_factor = TwoFactorPages(listener, state, LANDINGS)
-        self.security = SecurityPages(listener, state, LANDINGS)
+        self.two_factor = TwoFactorPages(listener, state)
+        self.security = SecurityPages(listener, state)
         self.hulk = HulkPage(listener, state)
         self.access_key = AccessKeyPage(listener, state)
         self.sessions_page = SessionsPage(listener.service, state)
+        self.home = HomePage(state)
+        # every page behind the session, by its path (server/navigation.py lists and guards them)
+        self.handlers: dict[str, Page] = {
+            HOMES[self.service]: self.home.page,
+            "twofactor": self.two_factor.setup,
+            "security": self.security.page,
+            "sessions": self.sessions_page.page,
+            "accesskey": self.access_key.page,
+            "cphulk": self.hulk.page,
+        }
 
     async def handle(
         self, request: web.BaseRequest, info: RequestFacts
@@ -159,7 +167,7 @@ class Browser:
                 address=info.address, user=identity.user, service=self.service
             )
         token = created.session.security_token
-        landing = f"{token}{safe_goto(form.get('goto_uri')) or '/' + LANDINGS[self.service]}"
+        landing = f"{token}{safe_goto(form.get('goto_uri')) or '/' + HOMES[self.service]}"
         cookie = set_cookie_header(self.service, created.cookie_value)
         if json_answer:
             document = {"status": 1, "security_token": token, "redirect": landing}
@@ -234,16 +242,14 @@ class Browser:
             # the same browser, already holding the session, just goes on (w§10.3)
             for held, _ in await sessions.live(info.cookies, self.service):
                 if held.state is SessionState.ACTIVE and held.security_token == path.security_token:
-                    return responses.redirect(
-                        302, f"{held.security_token}/{LANDINGS[self.service]}"
-                    )
+                    return responses.redirect(302, f"{held.security_token}/{HOMES[self.service]}")
             # a remote-login URL (w§18): a live password session, usable again
             adopted = await sessions.adopt(value, self.service, path.security_token, info.address)
             if adopted is None:
                 return self._login_page(401, "invalid_session")
             credential = parse_cookie_value(value)
             assert credential is not None  # adopt found the session by it
-            target = safe_goto(params.get("goto_uri")) or "/" + LANDINGS[self.service]
+            target = safe_goto(params.get("goto_uri")) or "/" + HOMES[self.service]
             response = responses.redirect(302, f"{adopted.security_token}{target}")
             cookie = encode_cookie_value(credential.session_id, credential.secret)
             response.headers["Set-Cookie"] = set_cookie_header(self.service, cookie)
@@ -269,7 +275,7 @@ class Browser:
             service=self.service,
             possessor=session.possessor,
         )
-        target = safe_goto(params.get("goto_uri")) or "/" + LANDINGS[self.service]
+        target = safe_goto(params.get("goto_uri")) or "/" + HOMES[self.service]
         response = responses.redirect(302, f"{session.security_token}{target}")
         response.headers["Set-Cookie"] = set_cookie_header(self.service, cookie_value)
         return response
@@ -300,51 +306,25 @@ class Browser:
                 return await self.two_factor.pending(request, path, info, refused.pending), None
             raise  # the login page or Token Denied (server/render.py)
         await self.state.runtime.guard.admit_session(info.address, identity)  # pages too (BF-1)
-        if path.segments[:1] == (SETUP_PATH,):
-            return await self.two_factor.setup(request, session, identity, info), identity
-        if path.segments[:1] == (SECURITY_PATH,):
-            return await self.security.page(request, session, identity, info), identity
-        if path.segments[:1] == (HULK_PATH,):
-            return await self.hulk.page(request, session, identity, info), identity
-        if path.segments[:1] == (ACCESS_KEY_PATH,):
-            return await self.access_key.page(request, session, identity, info), identity
-        if path.segments[:1] == (SESSIONS_PATH,):
-            return await self.sessions_page.page(request, session, identity, info), identity
-        if "/".join(path.segments) != LANDINGS[self.service]:
-            return not_found_page(self.service), identity
-        return responses.html_response(200, await self._landing(session, identity)), identity
-
-    async def _landing(self, session: Session, identity: Identity) -> str:
-        token = session.security_token
-        links = await self.transfers.links(session, identity)
-        links.append(
-            pages.Link("to-twofactor", f"{token}/{SETUP_PATH}/", "Two-Factor Authentication")
-        )
-        links.append(pages.Link("to-security", f"{token}/{SECURITY_PATH}/", "Password & Security"))
-        links.append(pages.Link("to-sessions", f"{token}/{SESSIONS_PATH}/", TITLES[self.service]))
-        if self.service is Service.WHM and identity.is_root:
-            links.append(pages.Link("to-hulk", f"{token}/{HULK_PATH}/", "Brute Force Protection"))
-            links.append(
-                pages.Link("to-access-key", f"{token}/{ACCESS_KEY_PATH}/", "Remote Access Key")
-            )
-        api_path, api_name = _landing_api(token, identity)
-        return pages.render(
-            "landing.html",
+        entry = navigation.entry_for(self.service, path.segments)
+        shown = [
+            page
+            for page in await navigation.visible(self.state, self.service, identity)
+            if page.path in self.handlers
+        ]
+        if entry is None or entry not in shown:
+            return not_found_page(self.service), identity  # unknown, or not this user's
+        frame = navigation.frame(
             self.service,
             user=identity.user,
             possessor=session.possessor,
-            service_name=pages.SERVICE_NAMES[self.service],
-            links=links,
-            token=token,
-            api_path=api_path,
-            api_name=api_name,
+            token=session.security_token,
+            shown=shown,
+            current=entry,
+            transfers=await self.transfers.links(session, identity),
         )
-
-
-def _landing_api(token: str, identity: Identity) -> tuple[str, str]:
-    if identity.kind in (IdentityKind.ROOT, IdentityKind.RESELLER):
-        return f"{token}/json-api/version?api.version=1", "WHM API 1 version"
-    return f"{token}/execute/Variables/get_user_information", "UAPI Variables::get_user_information"
+        call = PageCall(request, session, identity, info, entry, frame)
+        return await self.handlers[entry.path](call), identity
 
 
 def _static(name: str) -> web.Response:

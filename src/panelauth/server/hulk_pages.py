@@ -17,16 +17,12 @@ from aiohttp import web
 
 from panelauth.core.bruteforce_admin import BruteForceAdmin
 from panelauth.core.hulk import HulkConfig, ListName, shown_network, shown_user
-from panelauth.core.models import Identity
-from panelauth.core.sessions import Session
 from panelauth.errors import InvalidArgument
 from panelauth.protocol.services import Listener, Service
-from panelauth.server import pages, responses
+from panelauth.server.page_call import PageCall
 from panelauth.server.render import not_found_page
-from panelauth.server.request_info import RequestFacts
 from panelauth.server.state import ServerState
 
-HULK_PATH: Final = "cphulk"
 HISTORY_SHOWN: Final = 200
 ROOT_ONLY: Final = "Only root may manage brute-force protection."
 
@@ -58,9 +54,8 @@ class HulkPage:
         self.service = listener.service
         self.state = state
 
-    async def page(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
-    ) -> web.Response:
+    async def page(self, call: PageCall) -> web.Response:
+        request, identity, info = call.request, call.identity, call.info
         if self.service is not Service.WHM or not identity.is_root:
             return not_found_page(self.service)  # root's alone: nobody else learns it exists
         admin = BruteForceAdmin(self.state.runtime.store, self.state.runtime.clock)
@@ -71,9 +66,7 @@ class HulkPage:
                 message = await self._change(admin, form)
             except InvalidArgument as refused:
                 status, message, kept = 400, refused.message, _typed(form)
-        return responses.html_response(
-            status, await self._render(admin, session, identity, info, message, kept)
-        )
+        return await self._render(call, admin, message, kept, status)
 
     async def _change(self, admin: BruteForceAdmin, form: dict[str, str]) -> str:
         action = form.get("action", "")
@@ -97,21 +90,19 @@ class HulkPage:
 
     async def _render(
         self,
+        call: PageCall,
         admin: BruteForceAdmin,
-        session: Session,
-        identity: Identity,
-        info: RequestFacts,
         message: str | None,
         kept: dict[str, str],
-    ) -> str:
+        status: int,
+    ) -> web.Response:
         config = await admin.config()
         now = self.state.runtime.clock.now()
         blocks = await admin.blocks()
         lists = {name: await admin.entries(name) for name in ListName}
-        return pages.render(
+        return call.render(
             "hulk.html",
-            self.service,
-            heading="Brute Force Protection",
+            status=status,
             message=message,
             refused=bool(kept),
             kept=kept,
@@ -127,11 +118,8 @@ class HulkPage:
             ],
             blocks=[(block, _when(block.until), _left(block.until - now)) for block in blocks],
             history=[(f, _when(f.at)) for f in await admin.history(limit=HISTORY_SHOWN)],
-            requester=info.address,
-            requester_allowed=await admin.is_allow_listed(info.address),
-            action=f"{session.security_token}/{HULK_PATH}/",
-            token=session.security_token,
-            user=identity.user,
+            requester=call.info.address,
+            requester_allowed=await admin.is_allow_listed(call.info.address),
         )
 
 

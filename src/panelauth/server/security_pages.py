@@ -28,11 +28,10 @@ from panelauth.errors import FunctionFailed
 from panelauth.protocol.cookies import set_cookie_header
 from panelauth.protocol.services import Listener, Service
 from panelauth.secret import Secret
-from panelauth.server import pages, responses
+from panelauth.server.page_call import PageCall
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.state import ServerState
 
-SECURITY_PATH = "security"
 TOKEN_ACL = "manage-api-tokens"
 REAUTH_MISSING = "Enter the current password or a current security code."
 REAUTH_WRONG = "The current password or security code is not correct. Nothing was changed."
@@ -101,14 +100,12 @@ async def reauthenticate(
 
 
 class SecurityPages:
-    def __init__(self, listener: Listener, state: ServerState, landings: dict[Service, str]):
+    def __init__(self, listener: Listener, state: ServerState):
         self.service = listener.service
         self.state = state
-        self.landing = landings[listener.service]
 
-    async def page(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
-    ) -> web.Response:
+    async def page(self, call: PageCall) -> web.Response:
+        request, session, identity, info = call.request, call.session, call.identity, call.info
         can = await offered(self.state, self.service, identity)
         status, message, new_token = 200, None, None
         rotated: Created | None = None
@@ -127,22 +124,17 @@ class SecurityPages:
             except _Refused as refused:
                 status, message = 403, refused.message
         if rotated is not None:
-            session = rotated.session  # the old cookie and /cpsess token no longer work
-        html = pages.render(
+            call = call.rotated(rotated.session)  # the old cookie and /cpsess token are gone
+        response = call.render(
             "security.html",
-            self.service,
-            heading="Password & Security",
+            status=status,
             message=message,
             user=identity.user,
             principal=principal_of(identity),
             password=can.password,
             token_kind=can.token.value if can.token else None,
             new_token=new_token,
-            action=f"{session.security_token}/{SECURITY_PATH}/",
-            token=session.security_token,
-            landing=self.landing,
         )
-        response = responses.html_response(status, html)
         if rotated is not None:
             response.headers["Set-Cookie"] = set_cookie_header(self.service, rotated.cookie_value)
         return response

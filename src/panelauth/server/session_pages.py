@@ -17,20 +17,13 @@ from aiohttp import web
 from panelauth.api.outcome import Outcome
 from panelauth.api.registry import Api
 from panelauth.core.models import Identity
-from panelauth.core.sessions import Session
 from panelauth.errors import InvalidArgument
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
-from panelauth.server import pages, responses
+from panelauth.server.page_call import PageCall
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.state import ServerState
 
-SESSIONS_PATH: Final = "sessions"
-TITLES: Final = {
-    Service.WHM: "Active Sessions",
-    Service.CPANEL: "My Sessions",
-    Service.WEBMAIL: "My Sessions",
-}
 SERVICE_NAMES: Final = {"cpaneld": "cPanel", "whostmgrd": "WHM", "webmaild": "Webmail"}
 
 
@@ -39,9 +32,8 @@ class SessionsPage:
         self.service = service
         self.state = state
 
-    async def page(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
-    ) -> web.Response:
+    async def page(self, call: PageCall) -> web.Response:
+        request, identity, info = call.request, call.identity, call.info
         status, message = 200, None
         if request.method == "POST":
             form = await info.form(request)
@@ -57,20 +49,15 @@ class SessionsPage:
             status, message = listed.error.status, listed.error.message
         else:
             rows = listed.data["sessions"] if self.service is Service.WHM else listed.data
-        html = pages.render(
+        return call.render(
             "sessions.html",
-            self.service,
-            heading=TITLES[self.service],
+            status=status,
             message=message,
             refused=status != 200,
             whm=self.service is Service.WHM,
             sessions=[_row(row) for row in rows],
             users=sorted({row["user"] for row in rows if not row["current"]}),
-            action=f"{session.security_token}/{SESSIONS_PATH}/",
-            token=session.security_token,
-            user=identity.user,
         )
-        return responses.html_response(status, html)
 
     async def _kill(self, identity: Identity, form: dict[str, str], info: RequestFacts) -> Outcome:
         action = form.get("action", "")

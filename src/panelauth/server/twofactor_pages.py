@@ -21,21 +21,21 @@ from panelauth.core.stores import StepUse
 from panelauth.errors import AuthenticationFailed, FunctionFailed, TwoFactorFailed
 from panelauth.protocol.cookies import set_cookie_header
 from panelauth.protocol.paths import RequestPath
-from panelauth.protocol.services import Listener, Service
+from panelauth.protocol.services import Listener
 from panelauth.server import pages, responses
+from panelauth.server.navigation import HOMES
+from panelauth.server.page_call import PageCall
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.security_pages import NOT_OFFERED, offered, reauthenticate
 from panelauth.server.state import ServerState
 
-SETUP_PATH = "twofactor"
-
 
 class TwoFactorPages:
-    def __init__(self, listener: Listener, state: ServerState, landings: dict[Service, str]):
+    def __init__(self, listener: Listener, state: ServerState):
         self.listener = listener
         self.service = listener.service
         self.state = state
-        self.landing = landings[listener.service]
+        self.landing = HOMES[listener.service]
 
     # -- the pending-2FA session: only the code form or logout (w§9, TF-5) ---------------------
 
@@ -95,9 +95,8 @@ class TwoFactorPages:
 
     # -- enrolment ------------------------------------------------------------------------------
 
-    async def setup(
-        self, request: web.BaseRequest, session: Session, identity: Identity, info: RequestFacts
-    ) -> web.Response:
+    async def setup(self, call: PageCall) -> web.Response:
+        request, session, identity, info = call.request, call.session, call.identity, call.info
         can = (await offered(self.state, self.service, identity)).two_factor
         http_status, message = 200, None
         if request.method == "POST":
@@ -122,10 +121,9 @@ class TwoFactorPages:
             else:
                 secret = new.secret
                 qr_svg = segno.make(new.otpauth_uri, error="m").svg_inline(scale=4)
-        html = pages.render(
+        return call.render(
             "tfa_setup.html",
-            self.service,
-            heading="Two-Factor Authentication",
+            status=http_status,
             message=message,
             policy_enabled=await runtime.two_factor.policy_enabled(),
             enabled=enabled,
@@ -133,11 +131,7 @@ class TwoFactorPages:
             principal=principal_of(identity),
             secret=secret,
             qr_svg=Markup(qr_svg),  # noqa: S704 - segno's own SVG
-            action=f"{session.security_token}/{SETUP_PATH}/",
-            token=session.security_token,
-            landing=self.landing,
         )
-        return responses.html_response(http_status, html)
 
     async def _enrol(
         self, session: Session, identity: Identity, form: dict[str, str], info: RequestFacts

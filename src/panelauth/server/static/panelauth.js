@@ -22,3 +22,43 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// A table with class "sortable" sorts by a column when its heading's button is pressed;
+// headings marked data-nosort (actions) stay plain. The order is announced by aria-sort.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const table of document.querySelectorAll("table.sortable")) {
+    const headings = Array.from(table.tHead ? table.tHead.rows[0].cells : []);
+    headings.forEach((heading, column) => {
+      if (heading.hasAttribute("data-nosort")) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = heading.textContent;
+      heading.textContent = "";
+      heading.appendChild(button);
+      button.addEventListener("click", () => {
+        const ascending = heading.getAttribute("aria-sort") !== "ascending";
+        for (const other of headings) other.removeAttribute("aria-sort");
+        heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        const body = table.tBodies[0];
+        const rows = Array.from(body.rows);
+        const text = (row) => (row.cells[column] ? row.cells[column].textContent.trim() : "");
+        rows.sort((a, b) => {
+          const order = text(a).localeCompare(text(b), undefined, { numeric: true });
+          return ascending ? order : -order;
+        });
+        for (const row of rows) body.appendChild(row);
+      });
+    });
+  }
+});
+
+// A form with data-confirm asks before it is sent (destructive actions); the server still
+// asks for its own confirmation field where a mistake would cost more.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+});
