@@ -28,6 +28,8 @@ from panelauth.protocol.paths import RequestPath, safe_goto
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import navigation, pages, responses
 from panelauth.server.access_key_page import AccessKeyPage
+from panelauth.server.accounts_page import AccountsPage
+from panelauth.server.email_page import EmailPage
 from panelauth.server.home_page import HomePage
 from panelauth.server.hulk_pages import HulkPage
 from panelauth.server.navigation import HOMES
@@ -38,6 +40,7 @@ from panelauth.server.rules import check_page_request
 from panelauth.server.security_pages import SecurityPages
 from panelauth.server.session_pages import SessionsPage
 from panelauth.server.state import ServerState
+from panelauth.server.token_pages import TokensPage
 from panelauth.server.transfers import Transfers
 from panelauth.server.twofactor_pages import TwoFactorPages
 
@@ -71,6 +74,9 @@ class Browser:
             "sessions": self.sessions_page.page,
             "accesskey": self.access_key.page,
             "cphulk": self.hulk.page,
+            "tokens": TokensPage(listener, state).page,
+            "accounts": AccountsPage(listener, state).page,
+            "email": EmailPage(listener, state).page,
         }
 
     async def handle(
