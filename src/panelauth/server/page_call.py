@@ -64,6 +64,12 @@ class PageCall:
         )
         return responses.html_response(status, html)
 
+    def opening(self, url: str, target: str) -> web.Response:
+        """After a POST that made a one-time login URL on another port (Log in, Webmail): a
+        page whose link the script follows. A 303 there would be refused by the browser, which
+        applies the pages' `form-action 'self'` to a form's redirects too."""
+        return self.render("opening.html", heading=f"Opening {target}", url=url, target=target)
+
 
 class Page(Protocol):
     def __call__(self, call: PageCall) -> Awaitable[web.StreamResponse]: ...
