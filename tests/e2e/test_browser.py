@@ -128,14 +128,19 @@ def test_creating_an_api_token_needs_the_current_password(
     server: RunningServer, page: Page
 ) -> None:
     log_in(page, server, "bob", BOB_PASSWORD)
-    page.click("#to-security")
+    page.click("#to-tokens")
     page.fill("#token_name", "from-chromium")
-    page.fill("#token_current_password", "not-the-Password1")
-    page.click("#token_submit")
-    expect(page.locator("#security-status")).to_contain_text("not correct")
+    page.fill("#create_current_password", "not-the-Password1")
+    page.click("#create-submit")
+    expect(page.locator("#tokens-status")).to_contain_text("not correct")
     expect(page.locator("#new-token")).to_have_count(0)
-    page.fill("#token_name", "from-chromium")
-    page.fill("#token_current_password", BOB_PASSWORD)
-    page.click("#token_submit")
+    expect(page.locator("#no-tokens")).to_be_visible()
+    expect(page.locator("#token_name")).to_have_value("from-chromium")  # kept; not the password
+    expect(page.locator("#create_current_password")).to_have_value("")
+    login_log = (server.data_dir / "logs" / "login_log").read_text()
+    assert "reauthentication: user password incorrect" in login_log
+    page.fill("#create_current_password", BOB_PASSWORD)
+    page.click("#create-submit")
     expect(page.locator("#new-token")).to_have_text(re.compile(r"[A-Z0-9]{32}"))
+    expect(page.locator("#token-from-chromium")).to_be_visible()
     page.click("#logout")

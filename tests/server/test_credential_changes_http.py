@@ -328,7 +328,7 @@ CASES = [
         "bob",
         "bob",
         lambda w: w.post(
-            "/security/", action="token", token_name="t", current_password=BOB_PASSWORD
+            "/tokens/", action="create", token_name="t", current_password=BOB_PASSWORD
         ),
         "API_TOKEN_CREATE",
         None,

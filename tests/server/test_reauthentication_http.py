@@ -1,5 +1,6 @@
 """Re-authentication on pages (ASVS 5.0 7.5.1): removing two-factor, changing the password and
-creating an API token need the current password or a current code of the principal."""
+creating an API token (on the API Tokens page) need the current password or a current code of
+the principal."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ ACTIONS = {
         _password_changed,
     ),
     "create-token": Action(
-        "/security/", {"action": "token", "token_name": "from-page"}, _token_created
+        "/tokens/", {"action": "create", "token_name": "from-page"}, _token_created
     ),
 }
 
@@ -174,8 +175,8 @@ async def test_a_code_spent_on_a_reauthentication_is_not_accepted_again(
     client, bob, _ = bob_with_code
     clock.advance(30)
     code = code_at(clock)
-    first = Action("/security/", {"action": "token", "token_name": "one"}, _token_created)
-    second = Action("/security/", {"action": "token", "token_name": "two"}, _token_created)
+    first = Action("/tokens/", {"action": "create", "token_name": "one"}, _token_created)
+    second = Action("/tokens/", {"action": "create", "token_name": "two"}, _token_created)
     assert (await submit(client, bob, first, current_code=code))[0] == 200
     status, text = await submit(client, bob, second, current_code=code)
     assert status == 403 and REAUTH_WRONG in text
@@ -217,16 +218,24 @@ async def test_invalid_input_is_refused_before_the_reauthentication(
     client = await make_client(Service.CPANEL)
     bob = await login(client, "bob", BOB_PASSWORD)
     cases = [
-        {"action": "password", "new_password": "short", "confirm_password": "short"},
-        {"action": "password", "new_password": NEW_PASSWORD, "confirm_password": "other-Pw-123"},
-        {"action": "token", "token_name": "no spaces"},
+        (
+            "/security/",
+            {"action": "password", "new_password": "short", "confirm_password": "short"},
+        ),
+        (
+            "/security/",
+            {"action": "password", "new_password": NEW_PASSWORD, "confirm_password": "other-Pw-1"},
+        ),
+        ("/tokens/", {"action": "create", "token_name": "no spaces"}),
+        ("/tokens/", {"action": "create", "token_name": "ok", "expires": "2020-01-01"}),
     ]
-    for fields in cases:
-        action = Action("/security/", fields, _token_created)
+    for path, fields in cases:
+        action = Action(path, fields, _token_created)
         status, _ = await submit(client, bob, action, current_password="wrong-Passw0rd")
         assert status == 400
     assert failed_logins(logs) == []
     assert not await _password_changed(server_state)
+    assert not await server_state.runtime.store.list_tokens("bob", TokenKind.CPANEL)
 
 
 async def enter_bob_as_root(make_client: MakeClient) -> tuple[Client, Browser]:
@@ -276,8 +285,11 @@ async def test_root_creates_a_whm_token_on_its_page(
     whm = await make_client(Service.WHM)
     root = await login(whm, "root", ROOT_PASSWORD)
     landing = await whm.get(root.token + "/", headers=root.headers)
-    assert 'id="to-security"' in await landing.text()
-    action = Action("/security/", {"action": "token", "token_name": "root-page"}, _token_created)
+    assert 'id="to-tokens"' in await landing.text()
+    action = Action("/tokens/", {"action": "create", "token_name": "root-page"}, _token_created)
+    status, text = await submit(whm, root, action, current_password="wrong-Passw0rd")
+    assert status == 403 and REAUTH_WRONG in text and 'id="new-token"' not in text
+    assert not await server_state.runtime.store.get_token("root", TokenKind.WHM, "root-page")
     status, text = await submit(whm, root, action, current_password=ROOT_PASSWORD)
     assert status == 200 and 'id="new-token"' in text
     assert await server_state.runtime.store.get_token("root", TokenKind.WHM, "root-page")
@@ -290,7 +302,7 @@ async def test_webmail_offers_a_password_change_to_mailboxes_only(
     mailbox = await login(webmail, "info@bob.example", "info-Pw-1234")
     page = await webmail.get(mailbox.token + "/security/", headers=mailbox.headers)
     text = await page.text()
-    assert 'id="password_form"' in text and 'id="token_form"' not in text
+    assert 'id="password_form"' in text and 'id="to-tokens"' not in text
     change = {"action": "password", "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     action = Action("/security/", change, _password_changed)
     status, _ = await submit(webmail, mailbox, action, current_password="info-Pw-1234")

@@ -1,7 +1,8 @@
 """The Password & Security page, and re-authentication for changes made from pages (ASVS 7.5.1).
 
-Changing the password, creating an API token (here) and removing two-factor (twofactor_pages)
-need the current password or a current code of the principal in the same form: the possessor
+Changing the password (here), creating an API token (token_pages), removing two-factor
+(twofactor_pages) and generating or converting the remote access key (access_key_page) need
+the current password or a current code of the principal in the same form: the possessor
 of a session root or a reseller opened into an account, else the session's user. A wrong answer
 changes nothing, re-renders the form and is a failed authentication in login_log. The API
 functions are unchanged: a script's every call carries its own credential.
@@ -23,7 +24,6 @@ from panelauth.core.passwords import validate_new_password
 from panelauth.core.reauthentication import Reauthenticator, principal_of
 from panelauth.core.session_manager import Created
 from panelauth.core.sessions import Session
-from panelauth.core.tokens import TokenKind, validate_token_name
 from panelauth.errors import FunctionFailed
 from panelauth.protocol.cookies import set_cookie_header
 from panelauth.protocol.services import Listener, Service
@@ -32,7 +32,6 @@ from panelauth.server.page_call import PageCall
 from panelauth.server.request_info import RequestFacts
 from panelauth.server.state import ServerState
 
-TOKEN_ACL = "manage-api-tokens"
 REAUTH_MISSING = "Enter the current password or a current security code."
 REAUTH_WRONG = "The current password or security code is not correct. Nothing was changed."
 NOT_OFFERED = "This change is not available here."
@@ -43,23 +42,20 @@ class Offered:
     """The changes a page may make for an identity: the same rights as the API functions."""
 
     password: bool
-    token: TokenKind | None
     two_factor: bool  # enrol and remove the own second factor (feature twofactorauth)
 
 
 async def offered(state: ServerState, service: Service, identity: Identity) -> Offered:
     if service is Service.WHM:
-        token = TokenKind.WHM if identity.has_acl(TOKEN_ACL) else None
-        return Offered(password=True, token=token, two_factor=True)
+        return Offered(password=True, two_factor=True)
     store = state.runtime.store
     account = await store.get_account(identity.account or "")
     features = await store.get_feature_list(account.feature_list) if account else None
     tfa = feature_enabled(features, "twofactorauth")
     if service is Service.WEBMAIL:
         # a mailbox changes its own password; the default mailbox's is the account's (cPanel)
-        return Offered(password="@" in identity.user, token=None, two_factor=tfa)
-    token = TokenKind.CPANEL if feature_enabled(features, "apitokens") else None
-    return Offered(password=True, token=token, two_factor=tfa)
+        return Offered(password="@" in identity.user, two_factor=tfa)
+    return Offered(password=True, two_factor=tfa)
 
 
 async def reauthenticate(
@@ -107,7 +103,7 @@ class SecurityPages:
     async def page(self, call: PageCall) -> web.Response:
         request, session, identity, info = call.request, call.session, call.identity, call.info
         can = await offered(self.state, self.service, identity)
-        status, message, new_token = 200, None, None
+        status, message = 200, None
         rotated: Created | None = None
         if request.method == "POST":
             form = await info.form(request)
@@ -115,8 +111,6 @@ class SecurityPages:
             try:
                 if action == "password" and can.password:
                     message, rotated = await self._change_password(session, identity, form, info)
-                elif action == "token" and can.token is not None:
-                    new_token, message = await self._create_token(can.token, identity, form, info)
                 else:
                     status, message = 403, NOT_OFFERED
             except FunctionFailed as invalid:
@@ -129,11 +123,10 @@ class SecurityPages:
             "security.html",
             status=status,
             message=message,
+            refused=status != 200,
             user=identity.user,
             principal=principal_of(identity),
             password=can.password,
-            token_kind=can.token.value if can.token else None,
-            new_token=new_token,
         )
         if rotated is not None:
             response.headers["Set-Cookie"] = set_cookie_header(self.service, rotated.cookie_value)
@@ -155,20 +148,6 @@ class SecurityPages:
             address=info.address,
         )
         return "The password was changed. Your other sessions have ended.", changed.rotated
-
-    async def _create_token(
-        self, kind: TokenKind, identity: Identity, form: dict[str, str], info: RequestFacts
-    ) -> tuple[str, str]:
-        name = validate_token_name(form.get("token_name", ""))
-        await self._reauthenticate(identity, form, info)
-        owner = identity.user if kind is TokenKind.WHM else identity.account or identity.user
-        issued = await self.state.runtime.credential_changes().create_token(
-            actor=identity.user, owner=owner, kind=kind, name=name
-        )
-        return (
-            issued.plain,
-            f"The API token “{name}” was created. Copy it now: it is not shown again.",
-        )
 
     async def _reauthenticate(
         self, identity: Identity, form: dict[str, str], info: RequestFacts
