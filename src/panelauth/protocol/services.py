@@ -32,6 +32,11 @@ class Listener:
     port: int
 
     @property
+    def port_offset(self) -> int:
+        """How far this server's ports are shifted (`serve --port-offset`)."""
+        return self.port - (self.service.tls_port if self.tls else self.service.plain_port)
+
+    @property
     def twin_port(self) -> int:
         """The TLS port of the same service (w§0 "TLS twin")."""
         return self.port if self.tls else self.port + 1

@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from panelauth.api.handoffs import url_host
 from panelauth.api.outcome import Outcome
 from panelauth.api.registry import Api
 from panelauth.core.models import Identity
@@ -35,7 +34,7 @@ from panelauth.protocol.params import Params
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import responses
 from panelauth.server.page_call import PageCall
-from panelauth.server.request_info import public_host
+from panelauth.server.request_info import service_origin
 from panelauth.server.security_pages import reauthenticate
 from panelauth.server.state import ServerState
 
@@ -71,8 +70,7 @@ class EmailPage:
         self.service = listener.service
         self.state = state
         # the hand-off URL keeps the shift of the port this page was reached on
-        own_port = listener.service.tls_port if listener.tls else listener.service.plain_port
-        self.port_offset = listener.port - own_port
+        self.port_offset = listener.port_offset
 
     async def page(self, call: PageCall) -> web.StreamResponse:
         request, info = call.request, call.info
@@ -149,8 +147,7 @@ class EmailPage:
     def _webmail_origin(self, request: web.BaseRequest) -> str:
         """Webmail's TLS port on the host the browser used (when it is one of this server's
         names, SS-8), shifted like this page's port. The function's answer names no host."""
-        host = public_host(request, self.state.settings)
-        return f"https://{url_host(host)}:{Service.WEBMAIL.tls_port + self.port_offset}"
+        return service_origin(request, self.state.settings, Service.WEBMAIL, self.port_offset)
 
     async def _call(
         self, call: PageCall, module: str, name: str, params: list[tuple[str, str]]
@@ -178,9 +175,11 @@ class EmailPage:
         rows = listed.data if listed.error is None else []
         domains = await self._domains(call)
         webmail = await self._may_open_webmail(call.identity)
-        response = call.render(
+        return call.render(
             "email.html",
             status=status,
+            # the Webmail button's answer redirects to Webmail's port, another origin
+            form_targets=(self._webmail_origin(call.request),) if webmail else (),
             message=message,
             refused=status != 200,
             kept=kept,
@@ -190,13 +189,6 @@ class EmailPage:
             webmail=webmail,
             principal=principal_of(call.identity),
         )
-        if webmail:
-            # the Webmail button's answer redirects to Webmail's port, another origin: the
-            # browser follows a form's redirect only to an origin the page's form-action lists
-            response.headers["Content-Security-Policy"] = responses.CONTENT_SECURITY_POLICY.replace(
-                "form-action 'self'", f"form-action 'self' {self._webmail_origin(call.request)}"
-            )
-        return response
 
     async def _shown(self, identity: Identity, rows: list[dict[str, Any]]) -> list[Shown]:
         """The rows `list_pops` answered, with each mailbox's quota (which it does not carry)."""

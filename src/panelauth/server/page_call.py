@@ -51,7 +51,13 @@ class PageCall:
         return dataclasses.replace(self, session=session, frame=frame)
 
     def render(
-        self, template: str, *, status: int = 200, heading: str | None = None, **values: Any
+        self,
+        template: str,
+        *,
+        status: int = 200,
+        heading: str | None = None,
+        form_targets: tuple[str, ...] = (),
+        **values: Any,
     ) -> web.Response:
         html = pages.render(
             template,
@@ -62,13 +68,7 @@ class PageCall:
             token=self.frame.token,
             **values,
         )
-        return responses.html_response(status, html)
-
-    def opening(self, url: str, target: str) -> web.Response:
-        """After a POST that made a one-time login URL on another port (Log in, Webmail): a
-        page whose link the script follows. A 303 there would be refused by the browser, which
-        applies the pages' `form-action 'self'` to a form's redirects too."""
-        return self.render("opening.html", heading=f"Opening {target}", url=url, target=target)
+        return responses.html_response(status, html, form_targets=form_targets)
 
 
 class Page(Protocol):

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from panelauth.api.handoffs import url_host
 from panelauth.core.settings import Settings
 from panelauth.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from panelauth.protocol.authorization import (
@@ -186,3 +187,12 @@ def _cross_site(request: web.BaseRequest, listener: Listener) -> bool:
 def public_host(request: web.BaseRequest, settings: Settings) -> str:
     """The request's host if it is a configured server name, else the hostname (SS-8)."""
     return settings.public_host(request.host)
+
+
+def service_origin(
+    request: web.BaseRequest, settings: Settings, service: Service, port_offset: int
+) -> str:
+    """Where a one-time login URL made from a page opens `service`: its TLS port, shifted like
+    this server's, on the host the browser used when that is one of the server's names."""
+    host = public_host(request, settings)
+    return f"https://{url_host(host)}:{service.tls_port + port_offset}"

@@ -64,10 +64,18 @@ def text_response(status: int, text: str, *, reason: str | None = None) -> web.R
     return web.Response(text=text, status=status, reason=reason, headers=headers)
 
 
-def html_response(status: int, html: str) -> web.Response:
+def html_response(status: int, html: str, *, form_targets: tuple[str, ...] = ()) -> web.Response:
+    """A page. `form_targets`: other origins a form of it may reach, by its answer's redirect
+    too (a browser applies `form-action` to a form's redirects): the one-time login URL of
+    another service's port, and nothing else."""
     headers = dict(BASE_HEADERS)
     headers["Content-Type"] = HTML
-    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    policy = CONTENT_SECURITY_POLICY
+    if form_targets:
+        policy = policy.replace(
+            "form-action 'self'", " ".join(("form-action 'self'", *form_targets))
+        )
+    headers["Content-Security-Policy"] = policy
     headers["X-Frame-Options"] = "SAMEORIGIN"
     return web.Response(text=html, status=status, headers=headers)
 

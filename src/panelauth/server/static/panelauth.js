@@ -62,10 +62,3 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
-
-// The "Opening…" page after a POST that made a one-time login URL on another port: follow it.
-// (A form's answer may not redirect to another origin under the pages' form-action policy.)
-document.addEventListener("DOMContentLoaded", () => {
-  const link = document.querySelector("a[data-follow]");
-  if (link) window.location.replace(link.href);
-});
