@@ -95,10 +95,18 @@ def pass_store_dir(command: Callable[Concatenate[DataDir, P], R]) -> Callable[P,
     default=None,
     help="Data directory (default: $PANELAUTH_DATA_DIR, else ~/.local/share/panelauth).",
 )
+@click.option(
+    "--store",
+    "store",
+    default=None,
+    metavar="URL",
+    help="Store URL: sqlite:///path or postgresql://... (default: $PANELAUTH_STORE, else "
+    "`store:` in panelauth.yaml, else SQLite in the data directory).",
+)
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, store: str | None) -> None:
     """A cPanel & WHM compatible authentication server."""
-    ctx.obj = DataDir(data_dir or default_data_dir())
+    ctx.obj = DataDir(data_dir or default_data_dir(), store_option=store)
     ctx.with_resource(private_umask())
 
 
@@ -129,7 +137,7 @@ def init(data_dir: DataDir) -> None:
 def migrate(data_dir: DataDir) -> None:
     """Bring the store's schema up to date (init and serve also do it); prints the versions."""
     before, after = asyncio.run(migrate_store(data_dir, SystemClock()))
-    click.echo(f"{data_dir.database}: schema version {before} -> {after}.")
+    click.echo(f"{data_dir.store_label}: schema version {before} -> {after}.")
 
 
 @cli.command("serve")

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -74,6 +75,16 @@ def _plain(value: Any) -> Any:
     return str(value)  # e.g. an IP network
 
 
+# the node's own keys of panelauth.yaml that are not Settings: where the shared data lives
+STORE_KEYS = ("store",)
+STORE_TEMPLATE = """
+# where accounts, tokens, sessions and settings live: a PostgreSQL URL shares them between
+# nodes, e.g. postgresql://panelauth@db.example:5432/panelauth?schema=panelauth
+# (--store and $PANELAUTH_STORE come first; default: SQLite in this directory)
+# store: sqlite:///path/to/panelauth.db
+"""
+
+
 def settings_template(defaults: Settings | None = None) -> str:
     """panelauth.yaml as `init` writes it: every Settings field, commented out, with its default.
 
@@ -94,7 +105,7 @@ def settings_template(defaults: Settings | None = None) -> str:
         lines.append(
             f"# {meaning}\n# {field.name}: {value}\n" if meaning else f"# {field.name}: {value}\n"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) + STORE_TEMPLATE
 
 
 def _reason(error: OSError) -> str:
@@ -114,6 +125,15 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return " ".join(str(error).split())
 
 
+def redacted(url: str) -> str:
+    """A store URL without its password (user:password@ becomes user:***@)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def default_data_dir() -> Path:
     explicit = os.environ.get("PANELAUTH_DATA_DIR")
     if explicit:
@@ -125,6 +145,7 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class DataDir:
     root: Path
+    store_option: str | None = None  # `--store`, which comes before every other source
 
     @property
     def database(self) -> Path:
@@ -132,7 +153,28 @@ class DataDir:
 
     @property
     def store_url(self) -> str:
-        return f"sqlite://{self.database.resolve()}"
+        """`--store`, else $PANELAUTH_STORE, else `store:` in panelauth.yaml, else SQLite here."""
+        chosen = self.store_option or os.environ.get("PANELAUTH_STORE") or self._configured_store()
+        return chosen or f"sqlite://{self.database.resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        """The store is the SQLite file of this directory."""
+        return self.store_url == f"sqlite://{self.database.resolve()}"
+
+    @property
+    def store_label(self) -> str:
+        """The store for a message: the SQLite file, or the URL without a password."""
+        return str(self.database) if self.embedded else redacted(self.store_url)
+
+    def _configured_store(self) -> str | None:
+        raw = self._raw_config()
+        value = raw.get("store")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{self.config}: store: expected a store URL")
+        return value.strip()
 
     @property
     def config(self) -> Path:
@@ -157,10 +199,17 @@ class DataDir:
 
     def load_settings(self) -> Settings:
         """The settings; every problem is a one-line ConfigError naming the file."""
+        raw = {key: value for key, value in self._raw_config().items() if key not in STORE_KEYS}
+        try:
+            return settings_from_mapping(raw)
+        except ConfigError as error:
+            raise ConfigError(f"{self.config}: {error}") from None
+
+    def _raw_config(self) -> dict[str, Any]:
         try:
             text = self.config.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return Settings()
+            return {}
         except OSError as error:
             raise ConfigError(f"{self.config}: cannot read it: {_reason(error)}") from None
         except UnicodeDecodeError:
@@ -171,10 +220,7 @@ class DataDir:
             raise ConfigError(f"{self.config}: {_yaml_problem(error)}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{self.config}: expected a mapping of settings")
-        try:
-            return settings_from_mapping(raw)
-        except ConfigError as error:
-            raise ConfigError(f"{self.config}: {error}") from None
+        return raw
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -196,7 +242,7 @@ class DataDir:
             raise DataDirError(f"{root} is not a directory")
         if not os.access(root, os.R_OK | os.X_OK):
             raise DataDirError(f"{root} is not readable by this user")
-        if not self.database.is_file():
+        if self.embedded and not self.database.is_file():
             raise DataDirError(f"{root} is not a panelauth data directory; run `panelauth init`")
         self._require_writable()
 
