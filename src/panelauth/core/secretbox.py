@@ -7,6 +7,8 @@ another user's row does not decrypt. Keys are a list: encrypt with the first, de
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +42,15 @@ class SecretBox:
             except (InvalidTag, ValueError, UnicodeDecodeError):
                 continue
         raise SecretUnreadable(owner)
+
+
+KEY_ID_SETTING = "tfa_key_id"
+
+
+def key_id(key: bytes) -> str:
+    """A name for the key that reveals nothing of it: which key the store's secrets are sealed
+    with, so a node with another key (or none) refuses to start instead of failing every code."""
+    return hmac.new(key, b"panelauth two-factor key id", hashlib.sha256).hexdigest()[:32]
 
 
 def load_or_create_key(path: Path) -> bytes:

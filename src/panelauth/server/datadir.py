@@ -35,7 +35,9 @@ from panelauth.backends import open_store
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
 from panelauth.core.passwords import HashingPool, PasswordHasher
+from panelauth.core.secretbox import KEY_ID_SETTING, key_id, load_or_create_key
 from panelauth.core.settings import SETTING_HELP, ConfigError, Settings, settings_from_mapping
+from panelauth.core.stores import SettingStore
 from panelauth.server.tls import generate_self_signed
 
 CONFIG_HEADER = """\
@@ -187,6 +189,10 @@ class DataDir:
     @property
     def key(self) -> Path:
         return self.root / "tls" / "key.pem"
+
+    def tfa_key(self, settings: Settings) -> Path:
+        """The key that seals two-factor secrets (outside the store, TF-8)."""
+        return Path(settings.tfa_key_file) if settings.tfa_key_file else self.root / "tfa.key"
 
     @property
     def logs(self) -> Path:
@@ -347,6 +353,8 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
     pool = HashingPool(PasswordHasher(settings.argon2), threads=1)
     generated = None
     try:
+        if await _agree_on_tfa_key(store, data_dir.tfa_key(settings)):
+            created.append("two-factor key")
         if await store.get_account("root") is None:
             password = root_password or secrets.token_urlsafe(18)
             await Accounts(store, pool, clock).create_root(password)
@@ -357,6 +365,28 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
         await store.aclose()
     data_dir.secure()  # whatever was just made (the certificate, the store and its -wal/-shm)
     return InitResult(created, generated)
+
+
+async def _agree_on_tfa_key(store: SettingStore, path: Path) -> bool:
+    """This node's two-factor key is the one the store's secrets are sealed with; True if it was
+    made now. Nodes sharing a store share the key (copied, never generated twice): a store that
+    names a key this node lacks, or another one, is refused before anything is served."""
+    named = await store.get_setting(KEY_ID_SETTING)
+    existed = path.exists()
+    if not existed and named is not None:
+        raise DataDirError(
+            f"the store's two-factor secrets are sealed with a key this node does not have: "
+            f"copy tfa.key from a node that uses this store to {path}"
+        )
+    own = key_id(load_or_create_key(path))
+    if named is None:
+        await store.set_setting(KEY_ID_SETTING, own)
+    elif named != own:
+        raise DataDirError(
+            f"{path} is not the key the store's two-factor secrets are sealed with: copy tfa.key "
+            "from a node that uses this store"
+        )
+    return not existed
 
 
 async def migrate_store(data_dir: DataDir, clock: Clock) -> tuple[int, int]:

@@ -247,7 +247,7 @@ async def build_state(
         log_files["session_log"], clock, SessionLogLayout(settings.session_log_layout)
     )
     sessions = SessionManager(store, clock, session_policy(settings), session_log)
-    key_file = Path(settings.tfa_key_file) if settings.tfa_key_file else data_dir.root / "tfa.key"
+    key_file = data_dir.tfa_key(settings)
     two_factor = TwoFactor(
         store,
         SecretBox([load_or_create_key(key_file)]),
