@@ -3,7 +3,8 @@
 facts (server/request_info) -> rules (server/rules) -> AuthenticatorChain (core) -> the
 function (api/dispatch) -> render (api/answers, server/render) -> logs. This module adapts
 aiohttp to `core` and `api` and holds no policy of its own: each step is another module's job,
-called once.
+called once. The load balancers' probes (`/healthz`, `/readyz`, server/health, w§1.7) are
+answered before the first step, and only the access log records them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from panelauth.protocol.paths import BadPath
 from panelauth.protocol.services import Listener, Service
 from panelauth.server import responses
 from panelauth.server.browser import Browser
+from panelauth.server.health import Health, probe_of
 from panelauth.server.render import answer_response, error_response
 from panelauth.server.request_info import RequestFacts, public_host
 from panelauth.server.rules import (
@@ -100,10 +102,14 @@ def classify(segments: tuple[str, ...]) -> Target:
 class Gateway:
     """The request handler of one listener (the port decides the service)."""
 
-    def __init__(self, listener: Listener, state: ServerState) -> None:
+    def __init__(
+        self, listener: Listener, state: ServerState, *, health: Health | None = None
+    ) -> None:
         self.listener = listener
         self.service = listener.service
         self.state = state
+        # the probes' answers, shared by the worker's six gateways (one per store)
+        self.health = health if health is not None else Health.for_store(state.runtime.store)
         self.clock = state.runtime.clock
         self.browser = Browser(listener, state)
         own_port = self.service.tls_port if listener.tls else self.service.plain_port
@@ -115,10 +121,17 @@ class Gateway:
         # one reading of the clock stamps every line this request logs here
         at = self.clock.now()
         address = self._client_address(request)
-        self.state.runtime.store.begin_request()  # cached reads see every write committed by now
+        response: web.StreamResponse
         try:
-            facts = RequestFacts(request, self.listener, address, self.state.settings)
-            response, identity = await self._handle(request, facts, at)
+            probe = probe_of(request.raw_path)
+            if probe is not None:
+                # w§1.7: before every rule (require_ssl included), credential and counter
+                response = await self.health.answer(probe, request.method)
+            else:
+                # cached reads see every write committed by now
+                self.state.runtime.store.begin_request()
+                facts = RequestFacts(request, self.listener, address, self.state.settings)
+                response, identity = await self._handle(request, facts, at)
         except BadPath:
             response = responses.text_response(400, "Bad Request")
         except Exception as error:
