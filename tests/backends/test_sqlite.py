@@ -279,7 +279,7 @@ async def test_open_store_opens_an_in_memory_database(clock: FrozenClock) -> Non
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("/var/lib/panelauth.db", "not a store URL"), ("postgres://db/panelauth", "unsupported")],
+    [("/var/lib/panelauth.db", "not a store URL"), ("redis://db/0", "unsupported")],
 )
 async def test_open_store_rejects_unknown_urls(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

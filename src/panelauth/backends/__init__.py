@@ -10,6 +10,8 @@ from panelauth.clock import Clock, SystemClock
 from panelauth.core.stores import Store
 from panelauth.errors import SchemaOutdated
 
+POSTGRESQL_SCHEMES = ("postgresql", "postgres")
+
 
 def _backend(
     url: str, clock: Clock | None, busy_timeout_ms: int | None, *, create: bool, cache_entries: int
@@ -17,6 +19,16 @@ def _backend(
     scheme, separator, rest = url.partition("://")
     if not separator:
         raise ValueError(f"not a store URL: {url!r}")
+    if scheme in POSTGRESQL_SCHEMES:
+        # imported here: psycopg costs every command ~0.15 s to import, SQLite's included
+        from panelauth.backends.postgresql import PostgresqlStore  # noqa: PLC0415
+
+        return PostgresqlStore(
+            url,
+            clock=clock or SystemClock(),
+            busy_timeout_ms=busy_timeout_ms,
+            cache_entries=cache_entries,
+        )
     if scheme != "sqlite":
         raise ValueError(f"unsupported store: {scheme}")
     location = rest if rest == ":memory:" else Path(rest)
@@ -37,13 +49,17 @@ async def open_store(
     migrate: bool = False,
     cache_entries: int = DEFAULT_CACHE_ENTRIES,
 ) -> Store:
-    """Open a store by URL: `sqlite:///path/to/db` or `sqlite://:memory:`.
+    """Open a store by URL: `sqlite:///path/to/db`, `sqlite://:memory:`, or
+    `postgresql://user@host:port/dbname?schema=NAME` (also `postgres://`; the schema defaults
+    to `public`; other parameters are libpq's).
 
-    Opening never migrates (nor creates a database): a store whose schema is not the one this
-    code needs raises SchemaOutdated ("run `panelauth migrate`"). `migrate=True` is for the
-    migrate step only (`init`, and in-memory stores): it creates the database and applies the
-    missing migrations first. `busy_timeout_ms` bounds how long a write waits for a lock
-    before it fails with 503 (FT-4); `cache_entries` bounds each per-worker record cache.
+    Opening never migrates (nor creates a database or a schema): a store whose schema is not
+    the one this code needs raises SchemaOutdated ("run `panelauth migrate`"). `migrate=True`
+    is for the migrate step only (`init`, and in-memory stores): it creates the database (or
+    the PostgreSQL schema) and applies the missing migrations first. `busy_timeout_ms` bounds
+    how long a write waits for a lock (PostgreSQL: also for a pooled connection) before it
+    fails with 503 (FT-4); `cache_entries` bounds each per-worker record cache (0: none, and a
+    PostgreSQL store then keeps no listening connection either).
     """
     store = _backend(url, clock, busy_timeout_ms, create=migrate, cache_entries=cache_entries)
     try:

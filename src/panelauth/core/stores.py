@@ -20,9 +20,11 @@ checks before serving from its cache and evicts what its own writes change. The 
 checks the signal, later reads of the same request need not (a request sees the writes
 committed before it began); a store whose caller never marks requests checks at every lookup.
 SQLite: the header of its WAL index, which every commit rewrites (`PRAGMA data_version`, which
-changes when another connection commits, where the index cannot be mapped);
-PostgreSQL and Redis will provide theirs (e.g. LISTEN/NOTIFY, a keyspace notification or a
-change counter) when they are written. The contract suite (tests/backends) checks it with two
+changes when another connection commits, where the index cannot be mapped). PostgreSQL: a
+trigger on every table sends a NOTIFY on `panelauth_<schema>` at commit; each store's listening
+connection marks its caches stale, and while it is down the caches are not used
+(postgresql_base.py); a write is seen from the first request that begins after its notice
+arrived, a fraction of a millisecond after the commit. The contract suite (tests/backends) checks it with two
 stores on one database.
 """
 
