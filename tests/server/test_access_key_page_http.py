@@ -73,13 +73,20 @@ async def test_converting_makes_an_api_token_once(
     await post(whm, root, action="generate", current_password=ROOT_PASSWORD)
     status, html = await post(whm, root, action="convert", current_password=ROOT_PASSWORD)
     assert status == 200 and "is now also the API token “accesshash-" in status_message(html)
+    # the page no longer offers to convert it, and names the token it became
+    assert 'id="convert"' not in html and 'id="converted"' in html
     key = shown_key(html)
     tokens = await server_state.runtime.store.list_tokens("root", TokenKind.WHM)
     assert [t.name for t in tokens if t.name.startswith("accesshash-")]
     token_call = await whm.get(VERSION, headers={"Authorization": f"whm root:{key}"})
     assert token_call.status == 200
+    # a stale form sent again is refused in plain words
     status, html = await post(whm, root, action="convert", current_password=ROOT_PASSWORD)
     assert status == 400 and status_message(html) == "This access hash was converted already."
+    # a new key can be converted again
+    await post(whm, root, action="generate", current_password=ROOT_PASSWORD)
+    page = await whm.get(root.token + PAGE, headers=root.headers)
+    assert 'id="convert"' in await page.text()
 
 
 async def test_no_one_but_root_sees_it_and_unknown_actions_are_refused(

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from panelauth.core.access_hash import access_hash_path, read_access_hash_file
 from panelauth.core.models import ROOT, Identity
-from panelauth.core.tokens import digest
+from panelauth.core.tokens import TokenKind, digest
 from panelauth.errors import FunctionFailed
 from panelauth.protocol.services import Listener, Service
 from panelauth.server.page_call import PageCall
@@ -41,12 +41,14 @@ class AccessKeyPage:
                 message = await self._change(identity, form, info)
             except FunctionFailed as failed:
                 status, message, refused = max(failed.status, 400), failed.message, True
+        key = await self._current_key()
         return call.render(
             "access_key.html",
             status=status,
             message=message,
             refused=refused,
-            key=await self._current_key(),
+            key=key,
+            converted=await self._converted() if key is not None else None,
             principal=identity.possessor or identity.user,
         )
 
@@ -64,6 +66,13 @@ class AccessKeyPage:
             return "A new remote access key was generated. The previous one no longer works."
         name = await changes.convert_access_hash(actor=identity.user, user=ROOT)
         return f"The key is now also the API token “{name}”: revoking the token revokes it."
+
+    async def _converted(self) -> str | None:
+        """The name of the API token root's key was converted to, if it was (same digest)."""
+        store = self.state.runtime.store
+        stored = await store.get_access_hash_digest(ROOT)
+        token = await store.find_token(ROOT, TokenKind.WHM, stored) if stored else None
+        return token.name if token is not None else None
 
     async def _current_key(self) -> str | None:
         """Root's access hash as its file holds it, if the store still accepts it (w§12)."""
