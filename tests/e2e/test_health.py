@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.conftest import CHEAP_CONFIG, RunningServer, start_server
 
 pytestmark = pytest.mark.e2e
 PORTS = ((2082, False), (2083, True), (2086, False), (2087, True), (2095, False), (2096, True))
@@ -134,3 +135,31 @@ def test_readyz_is_503_while_the_store_fails_and_healthz_stays_200(
             assert time.monotonic() < deadline, "readyz did not come back"
             time.sleep(0.2)
     assert "not ready: " in (server.data_dir / "logs" / "panelauth.log").read_text()
+
+
+def test_a_stopping_server_drains_readyz_answers_503_while_the_ports_still_answer(
+    tmp_path: Path,
+) -> None:
+    """With `drain_seconds`, SIGTERM first turns /readyz to 503 so a balancer moves away; the
+    ports keep answering for that long, then the server stops; a second SIGTERM ends it early."""
+    server = start_server(tmp_path / "data", config=CHEAP_CONFIG + "drain_seconds: 30\n")
+    try:
+        with server.client() as client:
+            assert _get(server, client, 2087, True, "/readyz").status_code == 200
+            server.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _get(server, client, 2087, True, "/readyz").status_code != 503:
+                assert time.monotonic() < deadline, "readyz never turned 503"
+                time.sleep(0.05)
+            ready = _get(server, client, 2086, False, "/readyz")
+            assert (ready.status_code, ready.content) == (503, b'{"status":"draining"}')
+            assert _get(server, client, 2087, True, "/healthz").status_code == 200
+            version = client.get(
+                server.url(2087, "/json-api/version?api.version=1"), auth=("root", ROOT_PASSWORD)
+            )
+            assert version.status_code == 200  # requests are still served while draining
+        started = time.monotonic()
+        assert server.stop(signal.SIGTERM, timeout=20) == 0
+        assert time.monotonic() - started < 15  # the second SIGTERM cut the 30 s drain short
+    finally:
+        server.stop(signal.SIGKILL)

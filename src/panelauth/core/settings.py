@@ -23,6 +23,9 @@ class Settings:
     # w§1.2: cPanel's requiressl=1; off only behind a trusted TLS-terminating proxy
     require_ssl: bool = True
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    # HAProxy's PROXY protocol (v1/v2) from trusted_proxies, whose header then names the client
+    # and X-Forwarded-For is ignored (docs/proxy-protocol.md)
+    proxy_protocol: bool = False
     log_successful_logins: bool = True
     max_body_bytes: int = 1024 * 1024
     argon2: Argon2Parameters = field(default_factory=Argon2Parameters)
@@ -31,6 +34,9 @@ class Settings:
     credential_cache_entries: int = 10_000
     credential_cache_ttl_seconds: float = 300.0
     shutdown_grace_seconds: float = 30.0
+    # behind a load balancer: how long a stopping worker keeps serving, /readyz answering 503,
+    # before it stops accepting (about the balancer's check interval times its fall count)
+    drain_seconds: float = 0.0
     # slow and stalled clients (TR-6): seconds to receive a request head / a body, and
     # concurrent connections allowed per client address and per worker
     request_head_timeout: float = 10.0
@@ -77,7 +83,9 @@ SETTING_HELP: dict[str, str] = {
     "hostname": "the server's name in generated URLs and redirects (default: the host name)",
     "server_names": "other names clients may use; any other Host is never echoed",
     "require_ssl": "cPanel's requiressl; while on, nothing authenticates on the plain ports",
-    "trusted_proxies": "CIDRs whose X-Forwarded-For is believed",
+    "trusted_proxies": "CIDRs whose X-Forwarded-For (or PROXY header: proxy_protocol) is believed",
+    "proxy_protocol": "connections from trusted_proxies must start with a PROXY header naming "
+    "the client (X-Forwarded-For is then ignored)",
     "log_successful_logins": "a SUCCESS line in login_log for every header-authenticated request",
     "max_body_bytes": "larger request bodies get 413",
     "argon2": "argon2id parameters for new password hashes",
@@ -86,6 +94,7 @@ SETTING_HELP: dict[str, str] = {
     "credential_cache_entries": "verified Basic credentials kept per worker (0: no cache)",
     "credential_cache_ttl_seconds": "how long a cached verification is trusted",
     "shutdown_grace_seconds": "how long in-flight requests may run after SIGTERM",
+    "drain_seconds": "after SIGTERM, how long /readyz answers 503 before the ports close",
     "access_hash_enabled": "false refuses `WHM root:<hash>` (cPanel ships it off)",
     "home_root": "users' home directories, with root's .accesshash (null: <data dir>/home)",
     "session_idle_seconds": "idle limit of password sessions",
@@ -108,6 +117,7 @@ _NULLABLE = frozenset(f.name for f in fields(Settings) if f.default is None)
 _SIMPLE_KEYS: dict[str, type] = {
     "hostname": str,
     "require_ssl": bool,
+    "proxy_protocol": bool,
     "log_successful_logins": bool,
     "max_body_bytes": int,
     "hashing_threads": int,
@@ -115,6 +125,7 @@ _SIMPLE_KEYS: dict[str, type] = {
     "credential_cache_entries": int,
     "credential_cache_ttl_seconds": float,
     "shutdown_grace_seconds": float,
+    "drain_seconds": float,
     "request_head_timeout": float,
     "request_body_timeout": float,
     "max_connections_per_address": int,
@@ -182,6 +193,8 @@ def _check_ranges(values: dict[str, Any]) -> None:
             raise ConfigError(f"{key}: must be positive")
     if values.get("max_sessions_per_user", 0) < 0:
         raise ConfigError("max_sessions_per_user: must be 0 (no cap) or more")
+    if values.get("proxy_protocol") and not values.get("trusted_proxies"):
+        raise ConfigError("proxy_protocol: needs trusted_proxies (whose headers are believed)")
 
 
 def _argon2(value: Any) -> Argon2Parameters:

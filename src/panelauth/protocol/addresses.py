@@ -1,4 +1,8 @@
-"""The client address: the TCP peer, or X-Forwarded-For from a trusted proxy only (w§1.5, TR-4)."""
+"""The client address: the TCP peer, or X-Forwarded-For from a trusted proxy only (w§1.5, TR-4).
+
+With the PROXY protocol on, the client a trusted proxy names in its header stands for the TCP
+peer, and X-Forwarded-For is not believed (server/proxy_protocol.py).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +48,12 @@ def client_address(
         if not _trusted(hop_address, trusted_proxies):
             break
     return str(address)
+
+
+def is_trusted(peer: str, networks: Sequence[IPNetwork]) -> bool:
+    """`peer` (a TCP peer's address) is in one of `networks` (the trusted proxies)."""
+    address = parse_address(peer)
+    return address is not None and _trusted(address, networks)
 
 
 def _trusted(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:

@@ -18,11 +18,14 @@ handler it calls:
 * **TLS handshake deadline.** `GuardedSockSite` gives the handshake the same bound (asyncio's
   default is 60 s); connections still in the handshake are not yet counted below.
 * **Connection limits.** At most `max_connections` per worker and `max_connections_per_address`
-  per client address (the TCP peer: behind a proxy every client shares the proxy's address).
+  per client address: the TCP peer, or with the PROXY protocol on the client its trusted proxy
+  names (server/proxy_protocol.py gives the handler a transport whose `peername` is that
+  client); behind a proxy that sends no such header every client shares the proxy's address.
   The excess is accepted and closed at once, before anything is read or answered: a 503 written
   before the request is read is often lost to the reset that closing with unread data causes.
   Every open connection is released exactly once in `connection_lost`, whatever closed it.
-  Refusals are reported in the app log at most once a minute, with a count, never a traceback.
+  Refusals are reported in the app log at most once a minute, with a count, never a traceback
+  (`ThrottledReport`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -43,6 +46,39 @@ from panelauth.server.protocol_errors import CalmRequestHandler, CalmServer
 log = logging.getLogger(__name__)
 
 _Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+_Guarded = TypeVar("_Guarded", bound="GuardedRequestHandler")
+
+
+class ThrottledReport:
+    """A warning written at most once per `interval`, with how many events it stands for.
+
+    `add(*args)` counts an event; the message (a %-format whose first field is the count) is
+    written with the latest event's arguments when the interval since the last line is over.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        message: str,
+        *,
+        interval: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._message = message
+        self._interval = interval
+        self._monotonic = monotonic
+        self._next = 0.0
+        self._unreported = 0
+
+    def add(self, *args: object) -> None:
+        self._unreported += 1
+        now = self._monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._interval
+        self._logger.warning(self._message, self._unreported, *args)
+        self._unreported = 0
 
 
 class ConnectionLimits:
@@ -60,10 +96,12 @@ class ConnectionLimits:
         self.max_per_address = max_per_address
         self.total = 0
         self.by_address: dict[str, int] = {}
-        self._report_interval = report_interval
-        self._monotonic = monotonic
-        self._next_report = 0.0
-        self._unreported = 0
+        self._report = ThrottledReport(
+            log,
+            "refused %d connection(s) over the %s, the last from %s",
+            interval=report_interval,
+            monotonic=monotonic,
+        )
 
     def acquire(self, address: str) -> bool:
         """Count a new connection from `address`, or refuse it (False) if a limit is reached."""
@@ -87,18 +125,7 @@ class ConnectionLimits:
             del self.by_address[address]
 
     def _refused(self, address: str, limit: str) -> None:
-        self._unreported += 1
-        now = self._monotonic()
-        if now < self._next_report:
-            return
-        self._next_report = now + self._report_interval
-        log.warning(
-            "refused %d connection(s) over the %s, the last from %s",
-            self._unreported,
-            limit,
-            address,
-        )
-        self._unreported = 0
+        self._report.add(limit, address)
 
 
 class GuardedRequestHandler(CalmRequestHandler):
@@ -168,13 +195,17 @@ class GuardedServer(CalmServer):
     ) -> None:
         super().__init__(_stopping_head_deadline(handler), **kwargs)
         self._limits = limits
-        self._head_timeout = head_timeout
+        self.head_timeout = head_timeout
         self._sweep_interval = min(1.0, max(0.05, head_timeout / 4))
         self._watched: set[GuardedRequestHandler] = set()
         self._sweeper: asyncio.TimerHandle | None = None
 
     def __call__(self) -> RequestHandler:
         return GuardedRequestHandler(self, limits=self._limits, loop=self._loop, **self._kwargs)
+
+    def handler(self, cls: type[_Guarded], **extra: Any) -> _Guarded:
+        """A connection protocol of class `cls`, made as `__call__` makes the default one."""
+        return cls(self, limits=self._limits, loop=self._loop, **self._kwargs, **extra)
 
     def watch(self, connection: GuardedRequestHandler) -> None:
         self._watched.add(connection)
@@ -186,7 +217,7 @@ class GuardedServer(CalmServer):
 
     def _sweep(self) -> None:
         self._sweeper = None
-        deadline = self._loop.time() - self._head_timeout
+        deadline = self._loop.time() - self.head_timeout
         for connection in [c for c in self._watched if c.waiting_since is not None]:
             if connection.waiting_since is not None and connection.waiting_since <= deadline:
                 connection.head_timed_out()
@@ -206,7 +237,7 @@ class GuardedSockSite(web.SockSite):
         ssl_context: Any = None,
     ) -> None:
         super().__init__(runner, sock, ssl_context=ssl_context)
-        self._handshake_timeout = handshake_timeout
+        self.handshake_timeout = handshake_timeout
 
     async def start(self) -> None:
         # SockSite.start with the one argument it does not pass: ssl_handshake_timeout
@@ -218,7 +249,7 @@ class GuardedSockSite(web.SockSite):
             sock=self._sock,
             ssl=self._ssl_context,
             backlog=self._backlog,
-            ssl_handshake_timeout=self._handshake_timeout if self._ssl_context else None,
+            ssl_handshake_timeout=self.handshake_timeout if self._ssl_context else None,
         )
 
 

@@ -384,9 +384,12 @@ class Gateway:
         transport = request.transport
         peer = transport.get_extra_info("peername") if transport else None
         peer_host = peer[0] if isinstance(peer, tuple) and peer else ""
-        trusted = self.state.settings.trusted_proxies
-        if not trusted:
+        settings = self.state.settings
+        # with the PROXY protocol the transport's peer is already the client its header named,
+        # and X-Forwarded-For is never believed (docs/proxy-protocol.md)
+        if not settings.trusted_proxies or settings.proxy_protocol:
             return _peer_address(peer_host)
+        trusted = settings.trusted_proxies
         return client_address(peer_host, request.headers.get("X-Forwarded-For"), trusted)
 
     def _log_access(

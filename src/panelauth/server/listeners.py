@@ -5,7 +5,9 @@ sites (the pattern measured in docs/benchmarks.md). Each worker opens its own st
 after the fork. SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the
 grace period, write the buffered log lines, close the store. SIGHUP: write the buffered log
 lines, then reopen the log files (rotation). Each connection has a deadline for its request
-head and counts against the worker's connection limits (server/connections.py).
+head and counts against the worker's connection limits (server/connections.py). With
+`proxy_protocol` on, each site reads the PROXY header of trusted proxies' connections before
+TLS or HTTP start (server/proxy_protocol.py); off, the sites are exactly as without it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from panelauth.server.connections import ConnectionLimits, GuardedServer, Guarde
 from panelauth.server.datadir import DataDir
 from panelauth.server.effective_time import keep_persisted, last_checkpoint, open_clock
 from panelauth.server.gateway import Gateway
+from panelauth.server.health import Health
 from panelauth.server.logfiles import FLUSH_INTERVAL, reopen_all
 from panelauth.server.protocol_errors import CalmServer
+from panelauth.server.proxy_protocol import ProxySockSite, TrustedProxies
 from panelauth.server.state import ServerState, build_state
 from panelauth.server.tls import server_context
 
@@ -149,6 +153,7 @@ async def _worker(
     settings = data_dir.load_settings()
     configure_logging(data_dir.logs)
     clock = open_clock(data_dir)  # FT-9: expiry follows a time that never goes back
+    proxies = TrustedProxies(settings.trusted_proxies) if settings.proxy_protocol else None
     # log lines are written in batches, at most FLUSH_INTERVAL apart (issue 9)
     state = await build_state(
         data_dir, settings, clock, wall_clock=clock.wall, log_flush_interval=FLUSH_INTERVAL
@@ -166,12 +171,20 @@ async def _worker(
             server, handle_signals=False, shutdown_timeout=settings.shutdown_grace_seconds
         )
         await runner.setup()
-        await GuardedSockSite(
-            runner,
-            sock,
-            ssl_context=tls if listener.tls else None,
-            handshake_timeout=settings.request_head_timeout,
-        ).start()
+        site_tls = tls if listener.tls else None
+        if proxies is None:
+            site = GuardedSockSite(
+                runner, sock, ssl_context=site_tls, handshake_timeout=settings.request_head_timeout
+            )
+        else:
+            site = ProxySockSite(
+                runner,
+                sock,
+                proxies=proxies,
+                ssl_context=site_tls,
+                handshake_timeout=settings.request_head_timeout,
+            )
+        await site.start()
         runners.append(runner)
     for sock, handler in options.extra_sites:
         runner = web.ServerRunner(CalmServer(handler), handle_signals=False)
@@ -188,6 +201,11 @@ async def _worker(
     loop.add_signal_handler(signal.SIGHUP, reopen_all)
     try:
         await stop.wait()
+        # a balancer learns from /readyz to send nothing new while the ports still answer
+        Health.for_store(state.runtime.store).drain()
+        if settings.drain_seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_second(stop), settings.drain_seconds)
     finally:
         sweeper.cancel()
         persister.cancel()
@@ -197,6 +215,12 @@ async def _worker(
         finally:
             await state.aclose()  # writes every buffered log line first
             last_checkpoint(clock)
+
+
+async def _second(stop: asyncio.Event) -> None:
+    """Until a second SIGTERM or SIGINT: that one ends the drain early."""
+    stop.clear()
+    await stop.wait()
 
 
 def _raise_open_files_limit(max_connections: int, spare: int = 256) -> None:
