@@ -4,7 +4,9 @@ Written against the Store protocol only. A backend plugs in by adding a param to
 (a way to open one more "worker" on the same database, and to wait until every worker opened
 has the change signals of the writes committed so far); `test_every_primitive_is_exercised`
 fails when a primitive is added to a store without a contract test here. PostgreSQL runs in a
-fresh schema per test, on the server of tests/backends/conftest.py.
+fresh schema per test, on the server of tests/backends/conftest.py. `postgresql+redis` and
+`sqlite+redis` are split stores (backends/split_store.py): sessions on the test Redis, under a
+fresh key prefix per test, the rest in the durable store.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from panelauth.backends import migrate_store, open_store
+from panelauth.backends import migrate_store, open_store, with_session_store
 from panelauth.backends.postgresql import PostgresqlStore
+from panelauth.backends.split_store import SplitStore
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
 from panelauth.core import stores
@@ -46,8 +49,11 @@ from panelauth.protocol.services import Service
 HASH = "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
 BACKEND_CLASSES: dict[str, type[object]] = {
     "postgresql": PostgresqlStore,
+    "split": SplitStore,
     "sqlite": SqliteStore,
 }
+# the durable store, and "+redis" for a split store with its sessions on Redis
+BACKENDS = ["postgresql", "postgresql+redis", "sqlite", "sqlite+redis"]
 
 
 @dataclass
@@ -64,26 +70,34 @@ class Backend:
     settle: Callable[[], Awaitable[None]]
 
 
-@pytest.fixture(params=sorted(BACKEND_CLASSES))
+@pytest.fixture(params=BACKENDS)
 async def backend(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
 ) -> AsyncIterator[Backend]:
     opened: list[Store] = []
-    if request.param == "postgresql":
+    durable, _, sessions = request.param.partition("+")
+    if durable == "postgresql":
         url = str(request.getfixturevalue("postgresql_store_url"))  # a fresh schema, dropped after
     else:
         url = f"sqlite://{tmp_path / 'contract.db'}"
+    # a fresh key prefix, whose keys are deleted after
+    session_url = str(request.getfixturevalue("redis_store_url")) if sessions else None
     await migrate_store(url, clock=clock)
 
     async def open_one() -> Store:
-        store = await open_store(url, clock=clock)
+        if session_url is not None and durable == "sqlite":  # open_store allows PostgreSQL only
+            plain = await open_store(url, clock=clock)
+            store = with_session_store(plain, session_url, clock=clock, busy_timeout_ms=None)
+        else:
+            store = await open_store(url, session_url, clock=clock)
         opened.append(store)
         return store
 
     async def settle() -> None:
         for store in opened:
-            if isinstance(store, PostgresqlStore):
-                assert await store._caught_up(), "a store's notices did not arrive in 5 s"
+            durable = store.durable if isinstance(store, SplitStore) else store
+            if isinstance(durable, PostgresqlStore):
+                assert await durable._caught_up(), "a store's notices did not arrive in 5 s"
 
     yield Backend(request.param, open_one, settle)
     for store in opened:

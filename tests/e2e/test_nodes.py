@@ -4,8 +4,14 @@ and one shared store. What one node decides, the other honours: a session made o
 the other, a logout, a revoked token, a password change or a suspension on one is refused on the
 other within a second, a one-time code is spent everywhere, failed logins count together.
 
+Every test runs in both configurations of shared nodes: `postgresql` (everything in PostgreSQL)
+and `postgresql+redis` (sessions on Redis, the rest in PostgreSQL); a Redis restart that loses
+every session logs users out on both nodes, but lifts no block and revives no used code.
+
 The store is the PostgreSQL server on 127.0.0.1:5432 (or $PANELAUTH_TEST_POSTGRESQL), in a
-schema of its own, dropped afterwards; these tests never skip.
+schema of its own, dropped afterwards; the session store the Redis on 127.0.0.1:6379 (or
+$PANELAUTH_TEST_REDIS), under a key prefix of its own, deleted afterwards; these tests never
+skip.
 """
 
 from __future__ import annotations
@@ -14,34 +20,73 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pyotp
 import pytest
 
-from tests.backends.conftest import postgresql_url
+from tests.backends.conftest import (
+    delete_prefix,
+    postgresql_url,
+    redis_client,
+    redis_server,
+    with_prefix,
+)
 from tests.conftest import ROOT_PASSWORD
 from tests.e2e.conftest import CHEAP_CONFIG, RunningServer, start_server
 
+__all__ = ["redis_server"]
+
 BOB_PASSWORD = "bob-Nodes-Pw-1"
 PROPAGATION_SECONDS = 1.0
+CONFIGURATIONS = ["postgresql", "postgresql+redis"]
 
 
-@pytest.fixture(scope="module")
-def store_url() -> Iterator[str]:
+@dataclass(frozen=True)
+class Stores:
+    """Where a configuration's nodes keep their data."""
+
+    store_url: str
+    redis_url: str | None = None  # the session store's server (no prefix), if any
+    prefix: str | None = None
+
+    @property
+    def session_store_url(self) -> str | None:
+        if self.redis_url is None or self.prefix is None:
+            return None
+        return with_prefix(self.redis_url, self.prefix)
+
+    @property
+    def config(self) -> str:
+        session_url = self.session_store_url
+        return f"store: {self.store_url}\n" + (
+            f"session_store: {session_url}\n" if session_url else ""
+        )
+
+
+@pytest.fixture(scope="module", params=CONFIGURATIONS)
+def stores(request: pytest.FixtureRequest) -> Iterator[Stores]:
+    """A fresh PostgreSQL schema and, with Redis, a fresh key prefix; both removed after."""
     base = postgresql_url()
-    schema = f"nodes_{uuid.uuid4().hex[:12]}"
-    yield f"{base}{'&' if '?' in base else '?'}schema={schema}"
-    with psycopg.connect(base.split("?")[0], autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    name = f"nodes_{uuid.uuid4().hex[:12]}"
+    store_url = f"{base}{'&' if '?' in base else '?'}schema={name}"
+    redis_url = str(request.getfixturevalue("redis_server")) if "redis" in request.param else None
+    try:
+        yield Stores(store_url, redis_url, name if redis_url else None)
+    finally:
+        with psycopg.connect(base.split("?")[0], autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        if redis_url is not None:
+            delete_prefix(redis_url, name)
 
 
 @pytest.fixture(scope="module")
 def nodes(
-    tmp_path_factory: pytest.TempPathFactory, store_url: str
+    tmp_path_factory: pytest.TempPathFactory, stores: Stores
 ) -> Iterator[tuple[RunningServer, RunningServer]]:
-    config = CHEAP_CONFIG + f"store: {store_url}\n"
+    config = CHEAP_CONFIG + stores.config
     first = start_server(tmp_path_factory.mktemp("node-a") / "data", config=config)
     second_dir = tmp_path_factory.mktemp("node-b") / "data"
     second_dir.mkdir()
@@ -215,3 +260,65 @@ def test_the_second_node_shares_the_first_nodes_root_and_key(
     first, second = nodes
     assert "root password" not in (second.data_dir / "serve.out").read_text()
     assert (first.data_dir / "tfa.key").read_bytes() == (second.data_dir / "tfa.key").read_bytes()
+
+
+@pytest.mark.parametrize("stores", ["postgresql+redis"], indirect=True)
+def test_a_redis_restart_logs_out_everywhere_but_keeps_blocks_and_spent_codes(
+    nodes: tuple[RunningServer, RunningServer], stores: Stores
+) -> None:
+    """Redis restarting without its data (here: every key of the prefix deleted) ends every
+    session on both nodes; the brute-force block and the used one-time code, which live in
+    PostgreSQL, hold on both."""
+    first, second = nodes
+    assert stores.redis_url is not None and stores.prefix is not None
+    cookie, token = log_in(first, "bob", BOB_PASSWORD)
+    assert uapi_status(second, token + INFO, headers={"Cookie": cookie}) == 200
+    with redis_client(stores.redis_url) as client:
+        assert list(client.scan_iter(match=f"{stores.prefix}:session:bob:*"))  # on Redis
+    # a one-time code opens a session on the first node (the enrolment spent the step before)
+    whm(first, "createacct", username="fern", domain="fern.example", password="fern-Nodes-Pw-1")
+    auth = ("fern", "fern-Nodes-Pw-1")
+    with first.client() as client:
+        made = client.get(
+            first.url(2083, "/execute/TwoFactorAuth/generate_user_configuration"), auth=auth
+        ).json()
+        totp = pyotp.TOTP(made["data"]["secret"])
+        enrolled = client.get(
+            first.url(2083, "/execute/TwoFactorAuth/set_user_configuration"),
+            params={"secret": made["data"]["secret"], "tfa_token": totp.now()},
+            auth=auth,
+        ).json()
+        assert enrolled["status"] == 1, enrolled
+        code = totp.at(time.time() + 30)  # the next step: within the window, still unused
+        answer = client.post(
+            first.url(2083, "/login/?login_only=1"),
+            data={"user": "fern", "pass": "fern-Nodes-Pw-1", "tfa_token": code},
+        )
+    assert answer.json().get("status") == 1, answer.text
+    # the address is blocked (failed logins on both nodes)
+    whm(first, "createacct", username="hank", domain="hank.example", password="hank-Nodes-Pw-1")
+    for attempt in range(6):
+        node = (first, second)[attempt % 2]
+        assert uapi_status(node, INFO, auth=("hank", f"wrong-{attempt}")) == 403
+    assert uapi_status(second, INFO, auth=("hank", "hank-Nodes-Pw-1")) == 403
+
+    assert delete_prefix(stores.redis_url, stores.prefix) > 0  # Redis restarted, empty
+
+    for node in (first, second):  # logged out everywhere, at the next request
+        assert uapi_status(node, token + INFO, headers={"Cookie": cookie}) == 403
+    for node in (first, second):  # the block holds
+        assert uapi_status(node, INFO, auth=("hank", "hank-Nodes-Pw-1")) == 403
+    assert "127.0.0.1" in str(whm(second, "get_cphulk_brutes")["data"])
+    whm(first, "flush_cphulk_login_history")
+    # the used code is still refused, on either node
+    for node in (second, first):
+        with node.client() as client:
+            answer = client.post(
+                node.url(2083, "/login/?login_only=1"),
+                data={"user": "fern", "pass": "fern-Nodes-Pw-1", "tfa_token": code},
+            )
+        assert answer.json().get("status") != 1, answer.text
+    # and a new session works on both nodes again
+    cookie, token = log_in(second, "bob", BOB_PASSWORD)
+    for node in (first, second):
+        assert uapi_status(node, token + INFO, headers={"Cookie": cookie}) == 200

@@ -103,10 +103,23 @@ def pass_store_dir(command: Callable[Concatenate[DataDir, P], R]) -> Callable[P,
     help="Store URL: sqlite:///path or postgresql://... (default: $PANELAUTH_STORE, else "
     "`store:` in panelauth.yaml, else SQLite in the data directory).",
 )
+@click.option(
+    "--session-store",
+    "session_store",
+    default=None,
+    metavar="URL",
+    help="Session store URL, with a PostgreSQL store only: redis://host:port/db?prefix=NAME "
+    "(default: $PANELAUTH_SESSION_STORE, else `session_store:` in panelauth.yaml, else the "
+    "sessions live in the store).",
+)
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, store: str | None) -> None:
+def cli(
+    ctx: click.Context, data_dir: Path | None, store: str | None, session_store: str | None
+) -> None:
     """A cPanel & WHM compatible authentication server."""
-    ctx.obj = DataDir(data_dir or default_data_dir(), store_option=store)
+    ctx.obj = DataDir(
+        data_dir or default_data_dir(), store_option=store, session_store_option=session_store
+    )
     ctx.with_resource(private_umask())
 
 

@@ -24,7 +24,8 @@ changes when another connection commits, where the index cannot be mapped). Post
 trigger on every table sends a NOTIFY on `panelauth_<schema>` at commit; each store's listening
 connection marks its caches stale, and while it is down the caches are not used
 (postgresql_base.py); a write is seen from the first request that begins after its notice
-arrived, a fraction of a millisecond after the commit. The contract suite (tests/backends)
+arrived, a fraction of a millisecond after the commit. Redis, the session store of a split
+store (split_store.py): no cache; every read asks Redis. The contract suite (tests/backends)
 checks it with two stores on one database.
 """
 

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from panelauth.backends import POSTGRESQL_SCHEMES, check_session_store, open_store
 from panelauth.backends import migrate_store as migrate_store_at
-from panelauth.backends import open_store
 from panelauth.clock import Clock
 from panelauth.core.accounts import Accounts
 from panelauth.core.passwords import HashingPool, PasswordHasher
@@ -78,12 +78,18 @@ def _plain(value: Any) -> Any:
 
 
 # the node's own keys of panelauth.yaml that are not Settings: where the shared data lives
-STORE_KEYS = ("store",)
+STORE_KEYS = ("store", "session_store")
 STORE_TEMPLATE = """
 # where accounts, tokens, sessions and settings live: a PostgreSQL URL shares them between
 # nodes, e.g. postgresql://panelauth@db.example:5432/panelauth?schema=panelauth
 # (--store and $PANELAUTH_STORE come first; default: SQLite in this directory)
 # store: sqlite:///path/to/panelauth.db
+
+# with a PostgreSQL store only: a Redis URL keeps sessions, SSO and hand-off tokens there
+# (with native expiry; a Redis restart logs users out, blocks and used codes stay), e.g.
+# redis://cache.example:6379/0?prefix=panelauth (prefix: several installations, one Redis)
+# (--session-store and $PANELAUTH_SESSION_STORE come first; default: sessions in the store)
+# session_store: redis://127.0.0.1:6379/0
 """
 
 
@@ -128,7 +134,7 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
 
 
 def redacted(url: str) -> str:
-    """A store URL without its password (user:password@ becomes user:***@)."""
+    """A store URL without its password (user:password@ becomes user:***@, :password@ :***@)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -148,6 +154,7 @@ def default_data_dir() -> Path:
 class DataDir:
     root: Path
     store_option: str | None = None  # `--store`, which comes before every other source
+    session_store_option: str | None = None  # `--session-store`, likewise
 
     @property
     def database(self) -> Path:
@@ -156,8 +163,43 @@ class DataDir:
     @property
     def store_url(self) -> str:
         """`--store`, else $PANELAUTH_STORE, else `store:` in panelauth.yaml, else SQLite here."""
-        chosen = self.store_option or os.environ.get("PANELAUTH_STORE") or self._configured_store()
+        chosen = (
+            self.store_option
+            or os.environ.get("PANELAUTH_STORE")
+            or self._configured("store", "a store URL")
+        )
         return chosen or f"sqlite://{self.database.resolve()}"
+
+    @property
+    def session_store_url(self) -> str | None:
+        """`--session-store`, else $PANELAUTH_SESSION_STORE, else `session_store:` in
+        panelauth.yaml, else None (the sessions live in the store). A session store beside a
+        store that is not PostgreSQL is a DataDirError."""
+        chosen = (
+            self.session_store_option
+            or os.environ.get("PANELAUTH_SESSION_STORE")
+            or self._configured("session_store", "a session store URL (redis://...)")
+        )
+        if chosen is None:
+            return None
+        store_url = self.store_url
+        if store_url.partition("://")[0] not in POSTGRESQL_SCHEMES:
+            raise DataDirError(
+                f"the session store {redacted(chosen)} needs a PostgreSQL store, and the store "
+                f"is {self.store_label}: give --store, $PANELAUTH_STORE or `store:` in "
+                "panelauth.yaml a postgresql:// URL, or drop the session store"
+            )
+        try:
+            check_session_store(store_url, chosen)
+        except ValueError as error:
+            raise DataDirError(str(error)) from None
+        return chosen
+
+    @property
+    def session_store_label(self) -> str | None:
+        """The session store for a message, without a password; None if there is none."""
+        url = self.session_store_url
+        return None if url is None else redacted(url)
 
     @property
     def embedded(self) -> bool:
@@ -169,13 +211,13 @@ class DataDir:
         """The store for a message: the SQLite file, or the URL without a password."""
         return str(self.database) if self.embedded else redacted(self.store_url)
 
-    def _configured_store(self) -> str | None:
-        raw = self._raw_config()
-        value = raw.get("store")
+    def _configured(self, key: str, expected: str) -> str | None:
+        """A URL given as `key:` in panelauth.yaml, or None."""
+        value = self._raw_config().get(key)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{self.config}: store: expected a store URL")
+            raise ConfigError(f"{self.config}: {key}: expected {expected}")
         return value.strip()
 
     @property
@@ -250,6 +292,7 @@ class DataDir:
             raise DataDirError(f"{root} is not readable by this user")
         if self.embedded and not self.database.is_file():
             raise DataDirError(f"{root} is not a panelauth data directory; run `panelauth init`")
+        _ = self.session_store_url  # a session store needs a PostgreSQL store
         self._require_writable()
 
     def prepare(self) -> bool:
@@ -341,6 +384,7 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
     created: list[str] = []
     if data_dir.prepare():
         created.append("data directory")
+    session_url = data_dir.session_store_url  # refused before anything else is made
     data_dir.logs.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
     if not data_dir.config.exists():
         _write_private(data_dir.config, settings_template())
@@ -349,7 +393,7 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
     if not data_dir.cert.exists() or not data_dir.key.exists():
         generate_self_signed(data_dir.cert, data_dir.key, settings.hostname)
         created.append("TLS certificate")
-    store = await open_store(data_dir.store_url, clock=clock, migrate=True)
+    store = await open_store(data_dir.store_url, session_url, clock=clock, migrate=True)
     pool = HashingPool(PasswordHasher(settings.argon2), threads=1)
     generated = None
     try:
@@ -391,4 +435,4 @@ async def _agree_on_tfa_key(store: SettingStore, path: Path) -> bool:
 
 async def migrate_store(data_dir: DataDir, clock: Clock) -> tuple[int, int]:
     """Bring an initialised store's schema up to date: (version before, version after)."""
-    return await migrate_store_at(data_dir.store_url, clock=clock)
+    return await migrate_store_at(data_dir.store_url, data_dir.session_store_url, clock=clock)

@@ -226,6 +226,7 @@ async def build_state(
     """
     store = await open_store(
         data_dir.store_url,
+        data_dir.session_store_url,
         clock=clock,
         busy_timeout_ms=settings.store_busy_timeout_ms,
         cache_entries=settings.store_cache_entries,
