@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     data_dir = DataDir(args.data_dir)
-    if not data_dir.database.exists():
+    if not data_dir.config.exists():  # init writes it, whichever store the directory uses
         print(f"{data_dir.root} is not initialised: run `panelauth init`", file=sys.stderr)
         return 2
     hello_port = args.hello_port if args.hello_port is not None else 2100 + args.port_offset
