@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
 from panelauth.clock import FrozenClock
-from panelauth.core.settings import Settings
+from panelauth.core.shared_settings import change
 from panelauth.protocol.services import Service
+from panelauth.server.state import ServerState
 from tests.conftest import BOB_PASSWORD
 from tests.server.conftest import MakeClient
 from tests.server.sessions_helpers import login, session_events
@@ -17,9 +17,12 @@ from tests.server.sessions_helpers import login, session_events
 INFO = "/execute/Variables/get_user_information"
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, max_sessions_per_user=2)
+@pytest.fixture(autouse=True)
+async def cap_of_two(server_state: ServerState) -> None:
+    """max_sessions_per_user is shared by every node: it lives in the store, where
+    `set_tweaksetting` puts it (core/shared_settings.py)."""
+    store = server_state.runtime.store
+    await change(server_state.shared, store, "panelauth_max_sessions_per_user", "2")
 
 
 async def test_a_third_login_ends_the_oldest_with_limit(

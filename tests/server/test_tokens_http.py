@@ -254,13 +254,14 @@ async def test_access_hash_can_be_switched_off(
 async def test_plain_port_takes_tokens_only_with_require_ssl_off(
     make_client: MakeClient, server_state: ServerState
 ) -> None:
-    from dataclasses import replace
+    from panelauth.core.shared_settings import change
 
     token = await whm_token(server_state)
     plain = await make_client(Service.WHM, tls=False)
     headers = {"Authorization": f"whm root:{token}"}
     assert (await plain.get(VERSION, headers=headers)).status == 403
-    server_state.settings = replace(server_state.settings, require_ssl=False)
+    # require_ssl is shared by every node: it lives in the store (core/shared_settings.py)
+    await change(server_state.shared, server_state.runtime.store, "requiressl", "0")
     assert (await plain.get(VERSION, headers=headers)).status == 200
     # a password is never accepted on a plain port, whatever the setting (TR-1)
     basic = await plain.get(

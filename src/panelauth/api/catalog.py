@@ -16,6 +16,7 @@ from panelauth.api.whm import (
     session_admin,
     sessions,
     tokens,
+    tweaksettings,
     twofactor,
 )
 
@@ -32,6 +33,7 @@ def build_registry() -> Registry:
         sessions,
         session_admin,
         cphulk,
+        tweaksettings,
         account,
         email,
         cpanel_tokens,

@@ -15,6 +15,7 @@ from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
 from panelauth.core.settings import Settings
+from panelauth.core.shared_settings import SharedSettingsView
 from panelauth.core.stores import Store
 from panelauth.core.two_factor import TwoFactor
 from panelauth.errors import PermissionDenied
@@ -35,6 +36,21 @@ class Runtime:
     sessions: SessionManager
     two_factor: TwoFactor
     guard: BruteForceGuard  # brute-force protection, for functions that check a password
+    # the shared decision settings this worker decides with (core/shared_settings.py); None:
+    # a view of `store` over `settings` is made here (one-shot callers and tests)
+    shared_settings: SharedSettingsView | None = None
+
+    def __post_init__(self) -> None:
+        if self.shared_settings is None:
+            view = SharedSettingsView(self.store, self.settings, self.clock)
+            object.__setattr__(self, "shared_settings", view)
+
+    @property
+    def shared(self) -> SharedSettingsView:
+        """The per-worker view of the shared settings (`requiressl`, session lifetimes, ...)."""
+        view = self.shared_settings
+        assert view is not None  # set by __post_init__
+        return view
 
     def credential_changes(self) -> CredentialChanges:
         """Password, second-factor and token changes, with their session ends and records."""

@@ -25,6 +25,7 @@ from panelauth.core.sessions import (
     secret_matches,
     token_matches,
 )
+from panelauth.core.shared_settings import SharedSource
 from panelauth.core.stores import AccountStore, MailboxStore, SessionStore, StepUse
 from panelauth.errors import SessionRefused, StoreUnavailable, TwoFactorFailed
 from panelauth.protocol.cookies import encode_cookie_value, parse_cookie_value
@@ -50,12 +51,28 @@ class SessionStoreAll(AccountStore, MailboxStore, SessionStore, Protocol):
 
 class SessionManager:
     def __init__(
-        self, store: SessionStoreAll, clock: Clock, policy: SessionPolicy, log: SessionLogSink
+        self,
+        store: SessionStoreAll,
+        clock: Clock,
+        policy: SessionPolicy | SharedSource,
+        log: SessionLogSink,
     ) -> None:
+        """`policy`: a fixed SessionPolicy, or the shared settings in force (the server's
+        per-worker view, core/shared_settings.py), read afresh at every decision."""
         self._store = store
         self._clock = clock
-        self.policy = policy
+        self._fixed = policy if isinstance(policy, SessionPolicy) else None
+        self._shared = None if isinstance(policy, SessionPolicy) else policy
         self._log = log
+
+    @property
+    def policy(self) -> SessionPolicy:
+        """The lifetimes, address validation and cap in force now."""
+        shared = self._shared
+        if shared is None:
+            assert self._fixed is not None
+            return self._fixed
+        return shared.value.session_policy
 
     async def create(
         self,
@@ -183,12 +200,12 @@ class SessionManager:
     async def live_sessions(self, user: str, *, exact: bool = False) -> list[Session]:
         """Unexpired sessions of `user` and its account's identities (`exact`: of the identity
         `user` only), oldest first (SE-9)."""
-        now = self._clock.now()
+        now, policy = self._clock.now(), self.policy
         return sorted(
             (
                 session
                 for session in await self._store.sessions_of(user)
-                if (not exact or session.user == user) and not session.expired(now, self.policy)
+                if (not exact or session.user == user) and not session.expired(now, policy)
             ),
             key=lambda session: (session.created_at, session.session_id),
         )
@@ -234,7 +251,8 @@ class SessionManager:
         address: str,
     ) -> Session:
         """The session this request may act with, or SessionRefused (w§4, §6, §8)."""
-        now = self._clock.now()
+        # one reading of the clock and of the policy decides the whole checklist
+        now, policy = self._clock.now(), self.policy
         candidates = [session for session, _ in await self.live(cookie_values, service)]
         # 1. a cookie names a live session of this service
         if not candidates:
@@ -247,23 +265,20 @@ class SessionManager:
             candidates = matching
         session = candidates[0]
         # 3. not expired (idle, absolute, pending, unused); an expired one is purged
-        if session.expired(now, self.policy):
+        if session.expired(now, policy):
             await self.purge(session.session_id, "expired", address)
             raise SessionRefused("expired_session")
         # 4. a hand-off is used only through its URL (w§10.3)
         if session.state is SessionState.UNUSED:
             raise SessionRefused("invalid_session")
         # 5. the bound client address (w§8.2): refused, not purged, not counted
-        if not address_matches(session.bound_address, address, self.policy.ip_validation):
+        if not address_matches(session.bound_address, address, policy.ip_validation):
             raise SessionRefused("changed_ip")
         # 6. the security token: missing is not counted, wrong is, three wrong purge (w§6)
         if supplied_token is None:
             raise SessionRefused("token_missing", token_denied=True)
         if not token_matches(session, supplied_token):
-            if (
-                await self._store.count_wrong_token(session.session_id)
-                >= self.policy.max_wrong_tokens
-            ):
+            if await self._store.count_wrong_token(session.session_id) >= policy.max_wrong_tokens:
                 await self.purge(session.session_id, "token_denied", address)
             raise SessionRefused("token_incorrect", token_denied=True)
         # 7. a pending-2FA session may only submit its code or log out (w§9)
@@ -272,7 +287,7 @@ class SessionManager:
         # 8. keep it alive without a write on every request; best effort: a store that cannot
         # write (locked, full) does not stop a session it could read, but its idle clock is
         # not extended (FT-5)
-        if now - session.last_seen >= self.policy.touch_interval:
+        if now - session.last_seen >= policy.touch_interval:
             try:
                 await self._store.touch_session(session.session_id, now)
             except StoreUnavailable:
@@ -326,20 +341,20 @@ class SessionManager:
         self, cookie_value: str, service: Service, supplied_token: str | None, address: str
     ) -> Session | None:
         """Turn an unused SSO/transfer URL into a session, once (w§10.3, SS-2)."""
-        now = self._clock.now()
+        now, policy = self._clock.now(), self.policy
         found = await self.live([cookie_value], service)
         if not found:
             return None
         session = found[0][0]
         if not token_matches(session, supplied_token):
             return None
-        if session.expired(now, self.policy):
+        if session.expired(now, policy):
             await self.purge(session.session_id, "expired", address)
             return None
         if session.state is not SessionState.UNUSED:
             return None
         # a hand-off created for a named address (w§10.2 `remote_address`) is bound already
-        if not address_matches(session.bound_address, address, self.policy.ip_validation):
+        if not address_matches(session.bound_address, address, policy.ip_validation):
             return None
         if not await self._store.activate_session(session.session_id, address, now):
             return None  # someone else consumed it first
@@ -356,17 +371,17 @@ class SessionManager:
         (last_seen still its creation time) and is less than 5 minutes old, so that a URL made
         by a billing system's server opens in the user's browser; atomically, for one adopter.
         """
-        now = self._clock.now()
+        now, policy = self._clock.now(), self.policy
         found = await self.live([cookie_value], service)
         if not found:
             return None
         session = found[0][0]
         if session.kind is not SessionKind.PASSWORD or not token_matches(session, supplied_token):
             return None
-        if session.expired(now, self.policy):
+        if session.expired(now, policy):
             await self.purge(session.session_id, "expired", address)
             return None
-        if address_matches(session.bound_address, address, self.policy.ip_validation):
+        if address_matches(session.bound_address, address, policy.ip_validation):
             return session
         unused = session.last_seen == session.created_at
         if not unused or now - session.created_at >= ADOPTION_REBIND_SECONDS:

@@ -15,6 +15,7 @@ from panelauth.core.bruteforce import Gate
 from panelauth.core.hulk import Method
 from panelauth.core.identities import Refusal, decide_identity
 from panelauth.core.models import ROOT, Account, CredentialKind, Identity
+from panelauth.core.shared_settings import FixedShared, SharedSettings, SharedSource
 from panelauth.core.stores import AccountStore, TokenStore
 from panelauth.core.tokens import ApiToken, TokenKind, digest, effective_acls, restricts
 from panelauth.errors import AuthenticationFailed
@@ -34,10 +35,18 @@ _Decided = tuple[ApiToken, Account | None, Identity | Refusal]
 
 
 class TokenAuthenticator:
-    def __init__(self, store: TokenAuthStore, clock: Clock, *, access_hash_enabled: bool) -> None:
+    def __init__(
+        self, store: TokenAuthStore, clock: Clock, *, access_hash_enabled: bool | SharedSource
+    ) -> None:
+        """`access_hash_enabled`: fixed, or the shared settings in force (the server's view,
+        core/shared_settings.py: `allow_deprecated_accesshash`), read at every attempt."""
         self._store = store
         self._clock = clock
-        self._access_hash_enabled = access_hash_enabled
+        self._shared: SharedSource = (
+            FixedShared(SharedSettings(access_hash_enabled=access_hash_enabled))
+            if isinstance(access_hash_enabled, bool)
+            else access_hash_enabled
+        )
         # the identity a (token record, owner record) pair gives, decided once: the records are
         # immutable and the store hands out the same objects until a change replaces them, so a
         # changed record is a new key; an entry holds its records, so their ids are not reused
@@ -60,7 +69,7 @@ class TokenAuthenticator:
         owner = await self._store.get_account(user)
         if token is None:
             # 3. root's access hash is tried only when no token matched (w§2.3)
-            if kind is TokenKind.WHM and user == ROOT and self._access_hash_enabled:
+            if kind is TokenKind.WHM and user == ROOT and self._shared.value.access_hash_enabled:
                 if gate is not None:
                     gate.method = Method.ACCESS_HASH
                 return await self._access_hash(owner, secret_digest)

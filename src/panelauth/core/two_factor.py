@@ -15,6 +15,7 @@ from typing import Protocol
 from panelauth.clock import Clock
 from panelauth.core.models import Account
 from panelauth.core.secretbox import SecretBox, SecretUnreadable
+from panelauth.core.shared_settings import SharedSource
 from panelauth.core.stores import AccountStore, SettingStore, TwoFactorStore
 from panelauth.core.totp import VerifiedTotp, otpauth_uri, validate_secret, verify_totp
 from panelauth.errors import InvalidArgument, PanelauthError, TwoFactorFailed
@@ -37,15 +38,26 @@ class TwoFactor:
         clock: Clock,
         *,
         hostname: str,
-        window: int = 1,
+        window: int | SharedSource = 1,
         totp_clock: Clock | None = None,
     ) -> None:
+        """`window`: accepted steps either side of now; fixed, or the shared settings in force
+        (the server's view, core/shared_settings.py: `panelauth_tfa_window_steps`)."""
         self._store = store
         self._box = box
         self._clock = clock
         self._totp_clock = totp_clock or clock
         self._hostname = hostname
-        self._window = window
+        self._fixed_window = window if isinstance(window, int) else None
+        self._shared = None if isinstance(window, int) else window
+
+    @property
+    def _window(self) -> int:
+        """The TOTP window in force now."""
+        if self._shared is not None:
+            return self._shared.value.tfa_window_steps
+        assert self._fixed_window is not None
+        return self._fixed_window
 
     async def policy_enabled(self) -> bool:
         """On unless root switched it off; unreadable counts as on (w§13.3, TF-7)."""

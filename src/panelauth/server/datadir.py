@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import os
 import secrets
 import stat
@@ -37,8 +38,11 @@ from panelauth.core.accounts import Accounts
 from panelauth.core.passwords import HashingPool, PasswordHasher
 from panelauth.core.secretbox import KEY_ID_SETTING, key_id, load_or_create_key
 from panelauth.core.settings import SETTING_HELP, ConfigError, Settings, settings_from_mapping
+from panelauth.core.shared_settings import TWEAKS, seed
 from panelauth.core.stores import SettingStore
 from panelauth.server.tls import generate_self_signed
+
+log = logging.getLogger(__name__)
 
 CONFIG_HEADER = """\
 # panelauth settings (see docs/configuration.md). Every key is optional: each one is listed
@@ -93,6 +97,13 @@ STORE_TEMPLATE = """
 """
 
 
+# above each shared setting (core/shared_settings.py): the store holds it for every node
+SHARED_NOTE = (
+    "# (shared by every node: the first `init` copies it into the store, whose value applies;\n"
+    "# then change it with `panelauth whmapi1 set_tweaksetting key={key} value=...`)\n"
+)
+
+
 def settings_template(defaults: Settings | None = None) -> str:
     """panelauth.yaml as `init` writes it: every Settings field, commented out, with its default.
 
@@ -101,6 +112,7 @@ def settings_template(defaults: Settings | None = None) -> str:
     """
     defaults = defaults or Settings()
     lines = [CONFIG_HEADER]
+    shared = {tweak.name: tweak.key for tweak in TWEAKS.values()}
     for field in dataclasses.fields(Settings):
         value = yaml.safe_dump(
             _plain(getattr(defaults, field.name)),
@@ -110,9 +122,12 @@ def settings_template(defaults: Settings | None = None) -> str:
         )
         value = value.removesuffix("\n...\n").strip()
         meaning = SETTING_HELP.get(field.name, "")
-        lines.append(
+        entry = (
             f"# {meaning}\n# {field.name}: {value}\n" if meaning else f"# {field.name}: {value}\n"
         )
+        if field.name in shared:
+            entry = SHARED_NOTE.format(key=shared[field.name]) + entry
+        lines.append(entry)
     return "\n".join(lines) + STORE_TEMPLATE
 
 
@@ -368,6 +383,9 @@ class DataDir:
 class InitResult:
     created: list[str]
     root_password: str | None  # set only when this run created root with a generated password
+    # one line per shared setting this node's panelauth.yaml sets otherwise than the store
+    # (also logged as a warning)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 async def initialise(data_dir: DataDir, clock: Clock, *, root_password: str | None) -> InitResult:
@@ -399,6 +417,7 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
     try:
         if await _agree_on_tfa_key(store, data_dir.tfa_key(settings)):
             created.append("two-factor key")
+        warnings = await _share_settings(store, data_dir, settings)
         if await store.get_account("root") is None:
             password = root_password or secrets.token_urlsafe(18)
             await Accounts(store, pool, clock).create_root(password)
@@ -408,7 +427,18 @@ async def _initialise(data_dir: DataDir, clock: Clock, *, root_password: str | N
         pool.close()
         await store.aclose()
     data_dir.secure()  # whatever was just made (the certificate, the store and its -wal/-shm)
-    return InitResult(created, generated)
+    return InitResult(created, generated, warnings)
+
+
+async def _share_settings(store: SettingStore, data_dir: DataDir, settings: Settings) -> list[str]:
+    """The shared decision settings (core/shared_settings.py): the store gets this node's
+    panelauth.yaml values for the keys it lacks (the first node's values become everyone's);
+    a key this node's file sets otherwise than the store is a warning, the store's applies."""
+    named = frozenset(data_dir._raw_config())
+    warnings = [d.message() for d in await seed(store, settings, explicit=named)]
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
 
 
 async def _agree_on_tfa_key(store: SettingStore, path: Path) -> bool:

@@ -111,6 +111,8 @@ class Gateway:
         # the probes' answers, shared by the worker's six gateways (one per store)
         self.health = health if health is not None else Health.for_store(state.runtime.store)
         self.clock = state.runtime.clock
+        # the worker's shared decision settings (requiressl, lifetimes, ...: core/shared_settings)
+        self.shared = state.runtime.shared
         self.browser = Browser(listener, state)
         own_port = self.service.tls_port if listener.tls else self.service.plain_port
         self.port_offset = listener.port - own_port
@@ -130,6 +132,11 @@ class Gateway:
             else:
                 # cached reads see every write committed by now
                 self.state.runtime.store.begin_request()
+                # the shared settings, re-read (once for every request waiting) when 1 s old;
+                # `SharedSettingsView.stale` written out: two attribute reads, one comparison
+                shared = self.shared
+                if not shared.read_at <= at < shared.due:
+                    await shared.refresh()
                 facts = RequestFacts(request, self.listener, address, self.state.settings)
                 response, identity = await self._handle(request, facts, at)
         except BadPath:
@@ -156,7 +163,7 @@ class Gateway:
         identity: Identity | None = None
         try:
             # 1. the rules before any credential is looked at (w§1.2, w§1.6, w§6)
-            check_api_request(facts, require_ssl=self.state.settings.require_ssl)
+            check_api_request(facts, require_ssl=self.shared.value.require_ssl)
             # 2. authentication: one answer for every failure (w§2.0)
             identity = await self.state.authenticator.authenticate(facts)
             # 3. parameters; a cPanel token reaches UAPI and API 2 only (w§2.4)
@@ -352,7 +359,7 @@ class Gateway:
             service=service.value,
             address=address,
         )
-        if self.state.settings.log_successful_logins:
+        if self.shared.value.log_successful_logins:
             state.login_log.success(address=address, user=identity.user, service=service, at=at)
 
     def _refused(self, error: PanelauthError, facts: RequestFacts) -> None:

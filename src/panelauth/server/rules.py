@@ -14,7 +14,10 @@ from panelauth.server.request_info import RequestFacts
 
 
 def check_api_request(facts: RequestFacts, *, require_ssl: bool) -> None:
-    """An API request, before any credential is looked at (w§1.2, w§1.4, w§1.6, w§6)."""
+    """An API request, before any credential is looked at (w§1.2, w§1.4, w§1.6, w§6).
+
+    `require_ssl` is the value in force for this request (the shared `requiressl`, read by the
+    gateway from its worker's view when the request began: core/shared_settings.py)."""
     schemes = facts.schemes
     # 1. two Authorization headers are a malformed request (w§1.6)
     if len(schemes) > 1:

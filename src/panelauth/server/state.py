@@ -23,6 +23,7 @@ from panelauth.core.secretbox import SecretBox, load_or_create_key
 from panelauth.core.session_manager import SessionManager
 from panelauth.core.sessions import IpValidation, SessionPolicy
 from panelauth.core.settings import Settings
+from panelauth.core.shared_settings import SharedSettingsView
 from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.core.two_factor import TwoFactor
 from panelauth.protocol import logformat, sessionlog
@@ -138,6 +139,8 @@ class SessionLogFile:
 
 
 def session_policy(settings: Settings) -> SessionPolicy:
+    """The policy panelauth.yaml alone gives (the server decides with the shared settings in
+    force instead: `SharedSettingsView.session_policy`)."""
     return SessionPolicy(
         password_idle=settings.session_idle_seconds,
         absolute=settings.session_absolute_seconds,
@@ -174,6 +177,11 @@ class ServerState:
     @property
     def sessions(self) -> SessionManager:
         return self.runtime.sessions
+
+    @property
+    def shared(self) -> SharedSettingsView:
+        """The shared decision settings in force on this worker (core/shared_settings.py)."""
+        return self.runtime.shared
 
     def authentication_failed(
         self,
@@ -247,19 +255,33 @@ async def build_state(
     session_log = SessionLogFile(
         log_files["session_log"], clock, SessionLogLayout(settings.session_log_layout)
     )
-    sessions = SessionManager(store, clock, session_policy(settings), session_log)
+    # the decisions every node shares (requiressl, lifetimes, ...): the store's values, else
+    # this node's panelauth.yaml; read now, then again by a request that finds them 1 s old
+    shared = SharedSettingsView(store, settings, clock)
+    await shared.refresh()
+    sessions = SessionManager(store, clock, shared, session_log)
     key_file = data_dir.tfa_key(settings)
     two_factor = TwoFactor(
         store,
         SecretBox([load_or_create_key(key_file)]),
         clock,
         hostname=settings.hostname,
-        window=settings.tfa_window_steps,
+        window=shared,
         totp_clock=wall_clock,
     )
     guard = BruteForceGuard(store, clock)
     runtime = Runtime(
-        store, pool, clock, settings, registry, accounting, home_root, sessions, two_factor, guard
+        store,
+        pool,
+        clock,
+        settings,
+        registry,
+        accounting,
+        home_root,
+        sessions,
+        two_factor,
+        guard,
+        shared,
     )
     cache = CredentialCache(
         clock,
@@ -267,7 +289,7 @@ async def build_state(
         ttl_seconds=settings.credential_cache_ttl_seconds,
     )
     authenticators: list[Authenticator] = [
-        TokenAuthenticator(store, clock, access_hash_enabled=settings.access_hash_enabled),
+        TokenAuthenticator(store, clock, access_hash_enabled=shared),
         SessionAuthenticator(sessions),
         BasicAuthenticator(store, pool, cache, two_factor),
     ]
