@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,7 +42,7 @@ from panelauth.core.hulk import (
 )
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session, SessionKind, SessionState
-from panelauth.core.stores import StepUse, Store
+from panelauth.core.stores import AccessHash, SealedSecret, StepUse, Store, UsedStep
 from panelauth.core.tokens import ApiToken, TokenKind
 from panelauth.errors import AlreadyExists, PanelauthError, StoreUnavailable
 from panelauth.protocol.services import Service
@@ -1498,3 +1499,196 @@ async def test_a_brute_force_change_is_seen_at_the_next_read(
     await backend.settle()
     assert await read(store)
     assert await read(other_worker)
+
+
+# -- moving an installation: every record listed, records written as they are -------------------
+
+
+async def test_list_settings_lists_every_key(store: Store) -> None:
+    assert await store.list_settings() == {}
+    await store.set_setting("twofactorauth_policy", "0")
+    await store.set_setting(CONFIG_SETTING, '{"max_failures": 3}')
+    await store.set_setting("twofactorauth_policy", "1")
+    assert await store.list_settings() == {
+        CONFIG_SETTING: '{"max_failures": 3}',
+        "twofactorauth_policy": "1",
+    }
+
+
+async def test_list_all_tokens_lists_every_owner_and_kind_in_order(store: Store) -> None:
+    assert await store.list_all_tokens() == []
+    for user in ("root", "carol", "bob"):
+        await store.insert_account(account(user))
+    stored = [
+        token("bob", "zeta", kind=TokenKind.CPANEL, whitelist_ips=("192.0.2.0/24",)),
+        token("bob", "alpha", acls=frozenset({"list-accts"}), expires_at=2_000_000_000),
+        token("carol", "one"),
+        token("root", "ci"),
+        token("bob", "beta", kind=TokenKind.CPANEL),
+    ]
+    for one in stored:
+        await store.insert_token(one)
+    listed = await store.list_all_tokens()
+    assert listed == sorted(stored, key=lambda t: (t.owner, t.kind.value, t.name))
+
+
+async def test_list_access_hashes_lists_every_user_with_its_time(store: Store) -> None:
+    assert await store.list_access_hashes() == []
+    await store.insert_account(account("root"))
+    await store.insert_account(account("bob"))
+    await store.set_access_hash_digest("root", "root-digest", 100)
+    await store.set_access_hash_digest("bob", "bob-digest", 200)
+    assert await store.list_access_hashes() == [
+        AccessHash("bob", "bob-digest", 200),
+        AccessHash("root", "root-digest", 100),
+    ]
+
+
+async def test_a_sealed_secret_is_inserted_as_it_is_and_listed(
+    store: Store, other_worker: Store, backend: Backend
+) -> None:
+    assert await store.list_tfa_secrets() == []
+    assert await other_worker.get_tfa_secret("bob") is None  # cached "not enrolled"
+    await store.insert_tfa_secret(SealedSecret("bob", b"\x00sealed\xff", 1_700_000_000.25))
+    await store.set_tfa_secret("alice", b"alice-sealed", step=5, address="192.0.2.1", now=7.5)
+    assert await store.list_tfa_secrets() == [
+        SealedSecret("alice", b"alice-sealed", 7.5),
+        SealedSecret("bob", b"\x00sealed\xff", 1_700_000_000.25),
+    ]
+    assert await store.get_tfa_secret("bob") == b"\x00sealed\xff"
+    await backend.settle()
+    assert await other_worker.get_tfa_secret("bob") == b"\x00sealed\xff"
+    assert await store.last_totp_step("bob") is None  # no step spent
+    with pytest.raises(AlreadyExists):
+        await store.insert_tfa_secret(SealedSecret("bob", b"other", 1.0))
+    assert await store.get_tfa_secret("bob") == b"\x00sealed\xff"
+
+
+async def test_used_steps_are_listed_by_user_and_step(store: Store) -> None:
+    assert await store.list_used_steps() == []
+    await store.use_totp_step("bob", 101, "header", "192.0.2.1", 2.0)
+    await store.use_totp_step("bob", 101, "header", "192.0.2.1", 3.0)  # shared: not a new row
+    await store.use_totp_step("bob", 102, "session", "192.0.2.2", 4.0)
+    await store.set_tfa_secret("alice", b"sealed", step=7, address="192.0.2.3", now=1.5)
+    assert await store.list_used_steps() == [
+        UsedStep("alice", 7, "enrol", "192.0.2.3", 1.5),
+        UsedStep("bob", 101, "header", "192.0.2.1", 2.0),
+        UsedStep("bob", 102, "session", "192.0.2.2", 4.0),
+    ]
+
+
+async def test_list_issuers_lists_every_owner(store: Store) -> None:
+    assert await store.list_issuers() == {}
+    await store.set_issuer("root", "Example")
+    await store.set_issuer("res", "Reseller Hosting")
+    assert await store.list_issuers() == {"res": "Reseller Hosting", "root": "Example"}
+
+
+async def test_a_block_is_inserted_as_it_is(
+    store: Store, other_worker: Store, backend: Backend
+) -> None:
+    address = Block(
+        "address", address_key(ADDRESS), ADDRESS, T0, T0 + DAY, True, "cpaneld", "password", "n"
+    )
+    lock = Block("user", user_key("bob"), "bob", T0 + 1, T0 + 900, False, "whostmgrd", "otp", "m")
+    # both workers cache "not blocked" first
+    for reader in (store, other_worker):
+        assert (await reader.address_standing(address.key, T0 + 5, 60.0)).blocked_until == 0.0
+        assert await reader.user_locked_until(lock.key) == 0.0
+    await store.insert_block(address)
+    await store.insert_block(lock)
+    await backend.settle()
+    for reader in (store, other_worker):
+        assert (await reader.address_standing(address.key, T0 + 5, 60.0)).blocked_until == (
+            T0 + DAY
+        )
+        assert await reader.user_locked_until(lock.key) == T0 + 900
+    assert await store.list_blocks(0.0) == [address, lock]
+    with pytest.raises(AlreadyExists):
+        await store.insert_block(replace(lock, until=T0 + 5))
+    assert await store.list_blocks(T0 + 1000) == [address]
+
+
+# -- one transaction around many calls ----------------------------------------------------------
+
+
+async def test_a_transaction_commits_every_write_at_its_end(
+    store: Store, other_worker: Store, backend: Backend
+) -> None:
+    async with store.transaction():
+        await store.insert_account(account("bob"))
+        await store.insert_token(token("bob", "one"))
+        await store.insert_tfa_secret(SealedSecret("bob", b"sealed", 1.0))
+        assert await store.get_account("bob") is not None  # its own writes, inside
+        assert await other_worker.get_account("bob") is None  # nobody else's yet
+    await backend.settle()
+    assert await other_worker.get_account("bob") is not None
+    assert [t.name for t in await other_worker.list_all_tokens()] == ["one"]
+    assert await other_worker.get_tfa_secret("bob") == b"sealed"
+
+
+async def test_a_transaction_that_raises_leaves_nothing(store: Store, backend: Backend) -> None:
+    with pytest.raises(RuntimeError, match="stop"):
+        async with store.transaction():
+            await store.insert_account(account("bob"))
+            await store.set_setting("twofactorauth_policy", "0")
+            await store.insert_block(
+                Block("user", user_key("bob"), "bob", T0, T0 + 900, False, "cpaneld", "otp", "n")
+            )
+            assert await store.get_account("bob") is not None  # cached inside, maybe
+            raise RuntimeError("stop")
+    await backend.settle()
+    assert await store.get_account("bob") is None
+    assert await store.list_settings() == {}
+    assert await store.list_blocks(0.0) == []
+    assert await store.user_locked_until(user_key("bob")) == 0.0
+
+
+async def test_a_refused_write_inside_a_transaction_undoes_only_itself(store: Store) -> None:
+    async with store.transaction():
+        await store.insert_account(account("bob"))
+        with pytest.raises(AlreadyExists):
+            await store.insert_account(account("bob"))
+        with pytest.raises(PanelauthError):
+            await store.insert_token(token("ghost", "one"))  # no such owner
+        await store.insert_token(token("bob", "one"))
+    assert [a.user for a in await store.list_accounts()] == ["bob"]
+    assert [t.name for t in await store.list_all_tokens()] == ["one"]
+
+
+async def test_a_read_only_transaction_sees_one_snapshot_and_writes_nothing(
+    store: Store, other_worker: Store
+) -> None:
+    await store.insert_account(account("bob"))
+    async with store.transaction(read_only=True):
+        assert [a.user for a in await store.list_accounts()] == ["bob"]
+        await other_worker.insert_account(account("carol"))  # committed meanwhile
+        assert [a.user for a in await store.list_accounts()] == ["bob"]
+        with pytest.raises(StoreUnavailable):
+            await store.set_setting("twofactorauth_policy", "0")
+    assert [a.user for a in await store.list_accounts()] == ["bob", "carol"]
+    assert await store.list_settings() == {}
+
+
+async def test_transactions_do_not_nest(store: Store) -> None:
+    async with store.transaction():
+        with pytest.raises(StoreUnavailable):
+            async with store.transaction():
+                pass
+        await store.insert_account(account("bob"))
+    assert await store.get_account("bob") is not None
+
+
+# -- the store's clock (FT-10) ------------------------------------------------------------------
+
+
+async def test_store_time_is_the_store_servers_clock(backend: Backend, store: Store) -> None:
+    before = time.time()
+    found = await store.store_time()
+    after = time.time()
+    if backend.name.startswith("sqlite"):
+        assert found is None  # no server: its clock is this machine's
+    else:
+        # the test server runs on this machine: its clock is this one, give or take a little
+        assert found is not None
+        assert before - 0.5 < found < after + 0.5

@@ -29,6 +29,11 @@ most a few ms; test_postgresql.py allows a second). While the listening connecti
 database, and they start empty once it listens again. A read that was in flight across a
 notice, a flush or one of the store's own writes is not cached (the `_mark` it began with has
 changed).
+
+`transaction()` (export and import) holds one pooled connection in a REPEATABLE READ
+transaction: every call of the store inside the block runs on it, each write in a savepoint of
+its own (psycopg nests `connection.transaction()`), and the block commits or rolls back as one.
+`store_time()` is the server's `clock_timestamp()` (FT-10).
 """
 
 from __future__ import annotations
@@ -142,6 +147,8 @@ class PostgresqlBase:
         # once per request instead of at every cached lookup
         self._per_request = False
         self._checked = False
+        # transaction(): the connection every call uses while the block runs
+        self._held: Connection | None = None
 
     # -- opening and closing ----------------------------------------------------------------
 
@@ -189,6 +196,32 @@ class PostgresqlBase:
             await self._listener.stop()
         if self._pool is not None:
             await self._pool.close()
+
+    # -- one transaction around many calls, the store's clock ------------------------------
+
+    @asynccontextmanager
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[None]:
+        """One transaction around every call in the block (core/stores.py TransferStore)."""
+        if self._held is not None:
+            raise StoreUnavailable("a transaction is already open on this store")
+        mode = "REPEATABLE READ READ ONLY" if read_only else "REPEATABLE READ"
+        async with self._connection() as connection:
+            try:
+                async with connection.transaction():
+                    await connection.execute(f"SET TRANSACTION ISOLATION LEVEL {mode}")
+                    self._held = connection
+                    try:
+                        yield
+                    finally:
+                        self._held = None
+            finally:
+                self._flush()  # what was cached inside may have been rolled back
+
+    async def store_time(self) -> float | None:
+        """The server's clock as the statement runs (clock_timestamp, not the transaction's
+        start)."""
+        rows = await self._read("SELECT extract(epoch FROM clock_timestamp())::float8")
+        return float(rows[0][0])
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -328,14 +361,18 @@ class PostgresqlBase:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection; every failure in the block maps to the store's errors."""
+        """A pooled connection (inside transaction(): the held one); every failure in the block
+        maps to the store's errors."""
         if not self._opened:
             await self._open()
         if self._closed or self._pool is None:
             raise StoreUnavailable("the store is closed")
         try:
-            async with self._pool.connection() as connection:
-                yield connection
+            if self._held is not None:
+                yield self._held
+            else:
+                async with self._pool.connection() as connection:
+                    yield connection
         except psycopg.errors.ForeignKeyViolation:
             raise NotFound("The record it belongs to does not exist.") from None
         except psycopg.IntegrityError:
@@ -365,7 +402,7 @@ class PostgresqlBase:
                     cursor = await connection.execute(query, parameters)
                     return await cursor.fetchall()
                 except psycopg.OperationalError:
-                    if not connection.broken or attempt == POOL_SIZE:
+                    if not connection.broken or attempt == POOL_SIZE or self._held is not None:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -380,7 +417,11 @@ class PostgresqlBase:
         `_transaction` for `forget`)."""
         async with self._connection() as connection:
             try:
-                cursor = await connection.execute(query, parameters)
+                if self._held is None:
+                    cursor = await connection.execute(query, parameters)
+                else:  # a savepoint: a failure undoes this statement, not the whole block
+                    async with connection.transaction():
+                        cursor = await connection.execute(query, parameters)
             finally:
                 self._written(forget)
             return cursor.rowcount

@@ -179,6 +179,30 @@ class BruteForceTables(PostgresqlBase):
             for row in rows
         ]
 
+    async def insert_block(self, block: Block) -> None:
+        def forget() -> None:
+            if block.kind == "address":
+                self._standing_cache.evict(block.key)
+            else:
+                self._lock_cache.evict(block.key)
+
+        await self._change(
+            "INSERT INTO hulk_blocks (kind, key, shown, blocked_at, until, excessive, service, "
+            "method, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                block.kind,
+                block.key,
+                block.shown,
+                block.blocked_at,
+                block.until,
+                block.excessive,
+                block.service,
+                block.method,
+                block.notes,
+            ),
+            forget=forget,
+        )
+
     async def failures_since(self, since: float, *, limit: int) -> list[Failure]:
         rows = await self._read(
             f"SELECT {_FAILURE_COLUMNS} FROM hulk_failures WHERE at > %s "

@@ -6,6 +6,7 @@ import json
 from functools import lru_cache
 
 from panelauth.backends.postgresql_base import PostgresqlBase, Row
+from panelauth.core.stores import AccessHash
 from panelauth.core.tokens import ApiToken, TokenKind
 
 _TOKEN_COLUMNS = "owner, kind, name, digest, created_at, expires_at, acls, whitelist_ips"
@@ -77,6 +78,12 @@ class TokenTables(PostgresqlBase):
         )
         return [_token(row) for row in rows]
 
+    async def list_all_tokens(self) -> list[ApiToken]:
+        rows = await self._read(
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY owner, kind, name"
+        )
+        return [_token(row) for row in rows]
+
     async def replace_token(self, old_name: str, token: ApiToken) -> bool:
         changed = await self._change(
             "UPDATE api_tokens SET name = %s, expires_at = %s, acls = %s, whitelist_ips = %s "
@@ -111,3 +118,9 @@ class TokenTables(PostgresqlBase):
             "created_at = excluded.created_at",
             (user, hash_digest, created_at),
         )
+
+    async def list_access_hashes(self) -> list[AccessHash]:
+        rows = await self._read(
+            "SELECT user_name, digest, created_at FROM access_hashes ORDER BY user_name"
+        )
+        return [AccessHash(str(row[0]), str(row[1]), int(row[2])) for row in rows]

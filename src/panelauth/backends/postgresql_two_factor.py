@@ -9,6 +9,7 @@ same code, or an older one beside a newer, are decided in turn, as SQLite's writ
 from __future__ import annotations
 
 from panelauth.backends.postgresql_base import Connection, PostgresqlBase, nothing_cached
+from panelauth.core.stores import SealedSecret, UsedStep
 
 KEEP_STEPS = 20  # used steps remembered per user, newest first
 
@@ -41,6 +42,19 @@ class TwoFactorTables(PostgresqlBase):
             )
             return True
 
+    async def list_tfa_secrets(self) -> list[SealedSecret]:
+        rows = await self._read(
+            "SELECT user_name, sealed_secret, created_at FROM tfa_configs ORDER BY user_name"
+        )
+        return [SealedSecret(str(row[0]), bytes(row[1]), float(row[2])) for row in rows]
+
+    async def insert_tfa_secret(self, secret: SealedSecret) -> None:
+        await self._change(
+            "INSERT INTO tfa_configs (user_name, sealed_secret, created_at) VALUES (%s, %s, %s)",
+            (secret.user, secret.sealed, secret.created_at),
+            forget=lambda: self._tfa_cache.evict(secret.user),
+        )
+
     async def delete_tfa_secret(self, user: str) -> bool:
         return await self._change("DELETE FROM tfa_configs WHERE user_name = %s", (user,)) > 0
 
@@ -60,6 +74,16 @@ class TwoFactorTables(PostgresqlBase):
         )
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    async def list_used_steps(self) -> list[UsedStep]:
+        rows = await self._read(
+            "SELECT user_name, step, context, address, used_at FROM tfa_used_steps "
+            "ORDER BY user_name, step"
+        )
+        return [
+            UsedStep(str(row[0]), int(row[1]), str(row[2]), str(row[3]), float(row[4]))
+            for row in rows
+        ]
+
     async def record_tfa_failure(self, user: str, now: float) -> None:
         await self._change(
             "INSERT INTO tfa_failures (user_name, failed_at) VALUES (%s, %s)",
@@ -78,6 +102,10 @@ class TwoFactorTables(PostgresqlBase):
         rows = await self._read("SELECT value FROM settings WHERE key = %s", (key,))
         return str(rows[0][0]) if rows else None
 
+    async def list_settings(self) -> dict[str, str]:
+        rows = await self._read("SELECT key, value FROM settings ORDER BY key")
+        return {str(row[0]): str(row[1]) for row in rows}
+
     async def set_setting(self, key: str, value: str) -> None:
         await self._change(
             "INSERT INTO settings (key, value) VALUES (%s, %s) "
@@ -88,6 +116,10 @@ class TwoFactorTables(PostgresqlBase):
     async def get_issuer(self, owner: str) -> str | None:
         rows = await self._read("SELECT issuer FROM tfa_issuers WHERE owner = %s", (owner,))
         return str(rows[0][0]) if rows else None
+
+    async def list_issuers(self) -> dict[str, str]:
+        rows = await self._read("SELECT owner, issuer FROM tfa_issuers ORDER BY owner")
+        return {str(row[0]): str(row[1]) for row in rows}
 
     async def set_issuer(self, owner: str, issuer: str) -> None:
         await self._change(

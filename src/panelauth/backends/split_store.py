@@ -15,18 +15,23 @@ stays spent (the user waits for the next code): it fails closed, never open.
 
 The schema is the durable store's (Redis needs none: `schema_version` and `migrate` are the
 durable store's, and both also check that Redis answers); `begin_request` and closing go to
-both. The contract suite runs on it with PostgreSQL and, in the tests only, with SQLite.
+both. `transaction()` (export, import) and `store_time()` (the clock a node compares its own
+with, FT-10) are the durable store's: sessions are never exported or imported, and Redis's
+clock decides nothing (its native expiry is a relative TTL, PEXPIRE, an hour past the absolute
+expiry the nodes decide with). The contract suite runs on it with PostgreSQL and, in the tests
+only, with SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from panelauth.backends.redis_sessions import RedisSessionStore
 from panelauth.core.hulk import AddressStanding, Block, Failure, HulkView, Limits, ListName
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session
-from panelauth.core.stores import StepUse, Store
+from panelauth.core.stores import AccessHash, SealedSecret, StepUse, Store, UsedStep
 from panelauth.core.tokens import ApiToken, TokenKind
 
 
@@ -96,6 +101,41 @@ class SplitStore:
             await self.sessions.aclose()
         finally:
             await self.durable.aclose()
+
+    # -- moving an installation, the store's clock: durable ----------------------------------
+
+    @asynccontextmanager
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[None]:
+        """The durable store's transaction; session calls inside are not part of it."""
+        async with self.durable.transaction(read_only=read_only):
+            yield
+
+    async def store_time(self) -> float | None:
+        return await self.durable.store_time()
+
+    async def list_settings(self) -> dict[str, str]:
+        return await self.durable.list_settings()
+
+    async def list_all_tokens(self) -> list[ApiToken]:
+        return await self.durable.list_all_tokens()
+
+    async def list_access_hashes(self) -> list[AccessHash]:
+        return await self.durable.list_access_hashes()
+
+    async def list_tfa_secrets(self) -> list[SealedSecret]:
+        return await self.durable.list_tfa_secrets()
+
+    async def insert_tfa_secret(self, secret: SealedSecret) -> None:
+        await self.durable.insert_tfa_secret(secret)
+
+    async def list_used_steps(self) -> list[UsedStep]:
+        return await self.durable.list_used_steps()
+
+    async def list_issuers(self) -> dict[str, str]:
+        return await self.durable.list_issuers()
+
+    async def insert_block(self, block: Block) -> None:
+        await self.durable.insert_block(block)
 
     # -- accounts, mailboxes, feature lists: durable ----------------------------------------
 

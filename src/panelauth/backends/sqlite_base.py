@@ -16,6 +16,11 @@ cached record is dropped. The server marks each request with `begin_request()`, 
 runs once per request; a store nobody marks (the CLI, tests) checks before every cached lookup.
 This connection's own writes go through `_write()`, which drops every cached record unless the
 method says `flush=False` after evicting exactly what it changes.
+
+`transaction()` (export and import) opens one transaction on the connection; every write inside
+it is a savepoint of that transaction (`_write()`), so a primitive keeps its all-or-nothing
+meaning and the whole block commits or rolls back as one. The store's clock is this machine's:
+`store_time()` is None.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import logging
 import mmap
 import sqlite3
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -107,6 +112,8 @@ class SqliteBase:
         # read once per request instead of once per lookup
         self._per_request = False
         self._checked = False
+        # transaction(): None outside one, else whether it is read-only
+        self._outer: bool | None = None
         # the WAL index's header, mapped read-only: None until mapped, False if it cannot be
         self._wal_index: mmap.mmap | Literal[False] | None = None
         self._wal_header = b""
@@ -132,6 +139,42 @@ class SqliteBase:
             self._wal_index.close()
         self._wal_index = False  # a closed store answers StoreUnavailable, through the PRAGMA
         self._db.close()
+
+    # -- one transaction around many calls, the store's clock ------------------------------
+
+    @asynccontextmanager
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[None]:
+        """One transaction around every call in the block (core/stores.py TransferStore)."""
+        if self._outer is not None:
+            raise StoreUnavailable("a transaction is already open on this store")
+        self._flush()
+        try:
+            # a read transaction sees one snapshot (WAL); IMMEDIATE takes the write lock now
+            self._db.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise unavailable(error) from error
+        self._outer = read_only
+        try:
+            yield
+        except BaseException:
+            self._outer = None
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._flush()
+            raise
+        self._outer = None
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise unavailable(error) from error
+        finally:
+            self._flush()  # what was cached inside may have been rolled back
+
+    async def store_time(self) -> float | None:
+        """None: SQLite has no server, its clock is this machine's."""
+        return None
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -232,6 +275,10 @@ class SqliteBase:
         """
         if flush:
             self._flush()
+        if self._outer is not None:
+            with self._savepoint() as db:
+                yield db
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
@@ -256,6 +303,32 @@ class SqliteBase:
         except sqlite3.Error as error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            raise unavailable(error) from error
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        """A write inside transaction(): a savepoint, released or rolled back alone."""
+        if self._outer:
+            raise StoreUnavailable("a write inside a read-only transaction")
+        try:
+            self._db.execute("SAVEPOINT panelauth_write")
+        except sqlite3.Error as error:
+            raise unavailable(error) from error
+        try:
+            yield self._db
+        except BaseException as raised:
+            self._db.execute("ROLLBACK TO panelauth_write")
+            self._db.execute("RELEASE panelauth_write")
+            if isinstance(raised, sqlite3.IntegrityError):
+                if "FOREIGN KEY" in str(raised):
+                    raise NotFound("The record it belongs to does not exist.") from None
+                raise AlreadyExists() from None
+            if isinstance(raised, sqlite3.Error):
+                raise unavailable(raised) from raised
+            raise
+        try:
+            self._db.execute("RELEASE panelauth_write")
+        except sqlite3.Error as error:
             raise unavailable(error) from error
 
     def _read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:

@@ -166,6 +166,28 @@ class BruteForceTables(SqliteBase):
             for row in rows
         ]
 
+    async def insert_block(self, block: Block) -> None:
+        if block.kind == "address":
+            self._standing_cache.evict(block.key)
+        else:
+            self._lock_cache.evict(block.key)
+        with self._write(flush=False) as db:
+            db.execute(
+                "INSERT INTO hulk_blocks (kind, key, shown, blocked_at, until, excessive, service, "
+                "method, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    block.kind,
+                    block.key,
+                    block.shown,
+                    block.blocked_at,
+                    block.until,
+                    int(block.excessive),
+                    block.service,
+                    block.method,
+                    block.notes,
+                ),
+            )
+
     async def failures_since(self, since: float, *, limit: int) -> list[Failure]:
         rows = self._read(
             f"SELECT {_FAILURE_COLUMNS} FROM hulk_failures WHERE at > ? ORDER BY at DESC, id DESC "

@@ -9,6 +9,7 @@ from typing import Any
 
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.backends.sqlite_cache import MISSING
+from panelauth.core.stores import AccessHash
 from panelauth.core.tokens import ApiToken, TokenKind
 from panelauth.errors import StoreUnavailable
 
@@ -89,6 +90,10 @@ class TokenTables(SqliteBase):
         )
         return [_token(row) for row in rows]
 
+    async def list_all_tokens(self) -> list[ApiToken]:
+        rows = self._read(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY owner, kind, name")
+        return [_token(row) for row in rows]
+
     async def replace_token(self, old_name: str, token: ApiToken) -> bool:
         try:
             with self._write() as db:
@@ -130,3 +135,7 @@ class TokenTables(SqliteBase):
                 )
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
+
+    async def list_access_hashes(self) -> list[AccessHash]:
+        rows = self._read("SELECT user, digest, created_at FROM access_hashes ORDER BY user")
+        return [AccessHash(str(row[0]), str(row[1]), int(row[2])) for row in rows]

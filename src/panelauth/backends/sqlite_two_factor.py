@@ -6,6 +6,7 @@ import sqlite3
 
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.backends.sqlite_cache import MISSING
+from panelauth.core.stores import SealedSecret, UsedStep
 from panelauth.errors import StoreUnavailable
 
 KEEP_STEPS = 20  # used steps remembered per user, newest first
@@ -41,6 +42,18 @@ class TwoFactorTables(SqliteBase):
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 
+    async def list_tfa_secrets(self) -> list[SealedSecret]:
+        rows = self._read("SELECT user, sealed_secret, created_at FROM tfa_configs ORDER BY user")
+        return [SealedSecret(str(row[0]), bytes(row[1]), float(row[2])) for row in rows]
+
+    async def insert_tfa_secret(self, secret: SealedSecret) -> None:
+        self._tfa_cache.evict(secret.user)
+        self._change(
+            "INSERT INTO tfa_configs (user, sealed_secret, created_at) VALUES (?, ?, ?)",
+            (secret.user, secret.sealed, secret.created_at),
+            flush=False,
+        )
+
     async def delete_tfa_secret(self, user: str) -> bool:
         return self._change("DELETE FROM tfa_configs WHERE user = ?", (user,))
 
@@ -57,6 +70,15 @@ class TwoFactorTables(SqliteBase):
         rows = self._read("SELECT max(step) FROM tfa_used_steps WHERE user = ?", (user,))
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    async def list_used_steps(self) -> list[UsedStep]:
+        rows = self._read(
+            "SELECT user, step, context, address, used_at FROM tfa_used_steps ORDER BY user, step"
+        )
+        return [
+            UsedStep(str(row[0]), int(row[1]), str(row[2]), str(row[3]), float(row[4]))
+            for row in rows
+        ]
+
     async def record_tfa_failure(self, user: str, now: float) -> None:
         self._change(
             "INSERT INTO tfa_failures (user, failed_at) VALUES (?, ?)", (user, now), flush=False
@@ -72,6 +94,10 @@ class TwoFactorTables(SqliteBase):
         rows = self._read("SELECT value FROM settings WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
+    async def list_settings(self) -> dict[str, str]:
+        rows = self._read("SELECT key, value FROM settings ORDER BY key")
+        return {str(row[0]): str(row[1]) for row in rows}
+
     async def set_setting(self, key: str, value: str) -> None:
         self._change(
             "INSERT INTO settings (key, value) VALUES (?, ?) "
@@ -82,6 +108,10 @@ class TwoFactorTables(SqliteBase):
     async def get_issuer(self, owner: str) -> str | None:
         rows = self._read("SELECT issuer FROM tfa_issuers WHERE owner = ?", (owner,))
         return str(rows[0][0]) if rows else None
+
+    async def list_issuers(self) -> dict[str, str]:
+        rows = self._read("SELECT owner, issuer FROM tfa_issuers ORDER BY owner")
+        return {str(row[0]): str(row[1]) for row in rows}
 
     async def set_issuer(self, owner: str, issuer: str) -> None:
         self._change(

@@ -1,5 +1,5 @@
 """`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor, sessions,
-cert.
+cert, export, import.
 
 No traceback reaches a user: every failure is one `Error: ...` line on stderr and exit status 1
 (`PanelauthGroup`). Commands other than `init` and `serve` need an initialised data directory
@@ -20,13 +20,16 @@ from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar
 import click
 
 from panelauth.api.answers import error_texts
+from panelauth.backends import open_store
 from panelauth.cli import remote
 from panelauth.cli import sso as sso_cli
 from panelauth.cli import twofactor as tfa_cli
 from panelauth.cli.hulk import hulk
 from panelauth.cli.local import render, run_uapi, run_whmapi1
 from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
+from panelauth.cli.transfer import export_command, import_command
 from panelauth.clock import SystemClock
+from panelauth.core.clock_skew import Skew, Verdict, judge, measure_skew
 from panelauth.core.settings import ConfigError
 from panelauth.core.tokens import TokenKind
 from panelauth.errors import PanelauthError
@@ -192,7 +195,29 @@ def serve_command(
     if (cert is None) != (key is None):
         raise click.UsageError("--cert and --key go together.")
     _initialise(data_dir, announce_unchanged=False)
+    _refuse_a_skewed_clock(data_dir)
     sys.exit(serve(ServeOptions(data_dir, host, port_offset, workers, cert, key)))
+
+
+def _refuse_a_skewed_clock(data_dir: DataDir) -> None:
+    """FT-10: a node whose clock is too far from its shared store's does not start (one line
+    naming the skew and the threshold); a store without a clock of its own (SQLite) passes."""
+    threshold = data_dir.load_settings().max_clock_skew_seconds
+    skew = asyncio.run(_store_skew(data_dir))
+    if skew is not None and judge(skew, threshold) is Verdict.TOO_FAR:
+        raise click.ClickException(
+            f"refusing to start: {skew.describe(threshold)} (store {data_dir.store_label}); "
+            "set this machine's time right (NTP) and start again"
+        )
+
+
+async def _store_skew(data_dir: DataDir) -> Skew | None:
+    clock = SystemClock()
+    store = await open_store(data_dir.store_url, data_dir.session_store_url, clock=clock)
+    try:
+        return await measure_skew(store, clock)
+    finally:
+        await store.aclose()
 
 
 def _params(arguments: tuple[str, ...]) -> Params:
@@ -517,6 +542,8 @@ def sessions_kill(data_dir: DataDir, user: str | None, session_id: str | None, e
 
 
 cli.add_command(hulk)
+cli.add_command(export_command)
+cli.add_command(import_command)
 
 
 @cli.command("cert")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import socket
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -62,6 +63,8 @@ class Settings:
     store_busy_timeout_ms: int = 2000
     # records (accounts, tokens, sessions) each worker's store keeps, per kind; 0: none
     store_cache_entries: int = 10_000
+    # FT-10: the most this node's clock may differ from the store server's (at start: refused)
+    max_clock_skew_seconds: float = 5.0
 
     def public_host(self, requested: str | None) -> str:
         """`requested` (a Host header: name, optional port) if it is one of this server's names,
@@ -110,6 +113,8 @@ SETTING_HELP: dict[str, str] = {
     "max_connections": "concurrent connections per worker",
     "store_busy_timeout_ms": "how long a store write waits for a lock before the answer is 503",
     "store_cache_entries": "accounts, tokens and sessions cached per worker, each (0: no cache)",
+    "max_clock_skew_seconds": "the most this node's clock may differ from a shared store's "
+    "(more: it refuses to start, and logs an error every minute while running)",
 }
 # settings whose default is None accept `null`, which means that default
 _NULLABLE = frozenset(f.name for f in fields(Settings) if f.default is None)
@@ -141,6 +146,7 @@ _SIMPLE_KEYS: dict[str, type] = {
     "tfa_window_steps": int,
     "store_busy_timeout_ms": int,
     "store_cache_entries": int,
+    "max_clock_skew_seconds": float,
 }
 _POSITIVE = (
     "max_body_bytes",
@@ -148,6 +154,7 @@ _POSITIVE = (
     "request_body_timeout",
     "max_connections_per_address",
     "max_connections",
+    "max_clock_skew_seconds",
 )
 _CHOICES = {
     "cookie_ip_validation": ("strict", "loose", "disabled"),
@@ -191,6 +198,8 @@ def _check_ranges(values: dict[str, Any]) -> None:
     for key in _POSITIVE:
         if values.get(key, 1) <= 0:
             raise ConfigError(f"{key}: must be positive")
+    if math.isnan(values.get("max_clock_skew_seconds", 1.0)):
+        raise ConfigError("max_clock_skew_seconds: must be a number of seconds")
     if values.get("max_sessions_per_user", 0) < 0:
         raise ConfigError("max_sessions_per_user: must be 0 (no cap) or more")
     if values.get("proxy_protocol") and not values.get("trusted_proxies"):

@@ -27,11 +27,16 @@ connection marks its caches stale, and while it is down the caches are not used
 arrived, a fraction of a millisecond after the commit. Redis, the session store of a split
 store (split_store.py): no cache; every read asks Redis. The contract suite (tests/backends)
 checks it with two stores on one database.
+
+Moving an installation (core/transfer.py: `panelauth export` / `import`) reads and writes records
+as they are through TransferStore, inside one `transaction()`. The store's own clock
+(StoreClock) lets a node measure its skew from the store (core/clock_skew.py, FT-10).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -298,6 +303,94 @@ class RequestBoundary(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccessHash:
+    """A user's WHM access hash, as stored: its SHA-512 digest only (TK-9)."""
+
+    user: str
+    digest: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSecret:
+    """A user's two-factor secret, as stored: sealed with the key outside the store (TF-8)."""
+
+    user: str
+    sealed: bytes
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsedStep:
+    """A TOTP step a user spent (TF-2), as stored."""
+
+    user: str
+    step: int
+    context: str
+    address: str
+    used_at: float
+
+
+class TransferStore(Protocol):
+    """What moving a whole installation needs (core/transfer.py): every record of the kinds
+    no other primitive lists, writes of records as they are, and one transaction around it."""
+
+    def transaction(self, *, read_only: bool = False) -> AbstractAsyncContextManager[None]:
+        """Every call on this store object inside the block is one transaction, isolated from
+        other writers: committed when the block ends, rolled back entirely if it raises (the
+        primitives' own transactions nest in it). SQLite: under the write lock (`read_only`: a
+        read transaction, one snapshot, writers go on); PostgreSQL: REPEATABLE READ on one
+        connection. For bulk work on a store of its own, never for serving: whatever else calls
+        this store object meanwhile joins the transaction. A split store's is its durable
+        store's: sessions are not part of it."""
+        ...
+
+    async def list_settings(self) -> dict[str, str]:
+        """Every setting, by key."""
+        ...
+
+    async def list_all_tokens(self) -> list[ApiToken]:
+        """Every API token of every owner and kind, ordered by owner, kind, name."""
+        ...
+
+    async def list_access_hashes(self) -> list[AccessHash]:
+        """Every access hash digest, ordered by user."""
+        ...
+
+    async def list_tfa_secrets(self) -> list[SealedSecret]:
+        """Every enrolled user's sealed secret, ordered by user."""
+        ...
+
+    async def insert_tfa_secret(self, secret: SealedSecret) -> None:
+        """Create as it is, spending no step (an import); AlreadyExists if the user is
+        enrolled."""
+        ...
+
+    async def list_used_steps(self) -> list[UsedStep]:
+        """Every remembered used step, ordered by user and step (rewritten with
+        use_totp_step, oldest first)."""
+        ...
+
+    async def list_issuers(self) -> dict[str, str]:
+        """Every owner's two-factor issuer, by owner."""
+        ...
+
+    async def insert_block(self, block: Block) -> None:
+        """Create a block or lock as it is (an import); AlreadyExists if that address or
+        account has one."""
+        ...
+
+
+class StoreClock(Protocol):
+    """The store server's own clock, for a node to measure its skew from it (FT-10)."""
+
+    async def store_time(self) -> float | None:
+        """The store server's current time (seconds since the epoch, read at the server as the
+        call runs); None when the store has no clock of its own (SQLite: this machine's)."""
+        ...
+
+
 class StoreLifecycle(Protocol):
     """Schema and closing, for whoever opens a store (backends.open_store, the migrate step)."""
 
@@ -325,6 +418,8 @@ class Store(
     SettingStore,
     RequestBoundary,
     StoreLifecycle,
+    TransferStore,
+    StoreClock,
     Protocol,
 ):
     """Every contract; what a backend implements."""

@@ -8,6 +8,9 @@ lines, then reopen the log files (rotation). Each connection has a deadline for 
 head and counts against the worker's connection limits (server/connections.py). With
 `proxy_protocol` on, each site reads the PROXY header of trusted proxies' connections before
 TLS or HTTP start (server/proxy_protocol.py); off, the sites are exactly as without it.
+Every minute each worker compares its clock with a shared store's and logs an error while the
+skew is beyond `max_clock_skew_seconds` (FT-10, core/clock_skew.py; `panelauth serve` checked
+it once before the workers were forked).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
+from panelauth.core.clock_skew import SkewWatch
 from panelauth.errors import PanelauthError
 from panelauth.protocol.services import Listener, standard_listeners
 from panelauth.server.applog import configure_logging
@@ -194,6 +198,8 @@ async def _worker(
 
     sweeper = asyncio.create_task(_sweep_sessions(state))
     persister = asyncio.create_task(keep_persisted(clock))
+    skew = SkewWatch(state.runtime.store, clock.wall, settings.max_clock_skew_seconds)
+    skew_watch = asyncio.create_task(skew.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -209,6 +215,7 @@ async def _worker(
     finally:
         sweeper.cancel()
         persister.cancel()
+        skew_watch.cancel()
         # stop accepting everywhere first, then let in-flight requests finish (FT-11)
         try:
             await asyncio.gather(*(runner.cleanup() for runner in runners))
