@@ -8,9 +8,9 @@ file cannot be shared. Same tables, same semantics, same contract suite as the S
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
-from panelauth.backends.postgresql_base import WAIT_TIMEOUT_MS, Row
+from panelauth.backends import records
+from panelauth.backends.postgresql_base import WAIT_TIMEOUT_MS
 from panelauth.backends.postgresql_brute_force import BruteForceTables
 from panelauth.backends.postgresql_sessions import SessionTables
 from panelauth.backends.postgresql_tokens import TokenTables
@@ -28,43 +28,6 @@ _MAILBOX_COLUMNS = (
 )
 
 
-@lru_cache(maxsize=1024)
-def _acls(stored: str) -> frozenset[str]:
-    return frozenset(json.loads(stored))  # the few distinct ACL sets are parsed once
-
-
-@lru_cache(maxsize=4096)
-def _account(row: Row) -> Account:
-    """An Account from a row; identical rows give the same (immutable) record, built once."""
-    return Account(
-        user=row[0],
-        domain=row[1],
-        owner=row[2],
-        password_hash=row[3],
-        plan=row[4],
-        feature_list=row[5],
-        contact_email=row[6],
-        suspended=row[7],
-        suspend_reason=row[8],
-        is_reseller=row[9],
-        acls=_acls(row[10]),
-        created_at=row[11],
-        credential_version=row[12],
-    )
-
-
-def _mailbox(row: Row) -> Mailbox:
-    return Mailbox(
-        address=row[0],
-        account=row[1],
-        password_hash=row[2],
-        quota_mb=row[3],
-        suspended_login=row[4],
-        created_at=row[5],
-        credential_version=row[6],
-    )
-
-
 class PostgresqlStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables):
     """Every store contract on one PostgreSQL schema (see postgresql_base for the plumbing)."""
 
@@ -75,7 +38,7 @@ class PostgresqlStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTab
             rows = await self._read(
                 f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_name = %s", (user,)
             )
-            return _account(rows[0]) if rows else None
+            return records.account(rows[0]) if rows else None
 
         return await self._cached(self._account_cache, user, load)
 
@@ -91,7 +54,7 @@ class PostgresqlStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTab
                 "AND owner = %s ORDER BY user_name",
                 (owner,),
             )
-        return [_account(row) for row in rows]
+        return [records.account(row) for row in rows]
 
     async def insert_account(self, account: Account) -> None:
         await self._change(
@@ -163,14 +126,14 @@ class PostgresqlStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTab
         rows = await self._read(
             f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE address = %s", (address,)
         )
-        return _mailbox(rows[0]) if rows else None
+        return records.mailbox(rows[0]) if rows else None
 
     async def list_mailboxes(self, account: str) -> list[Mailbox]:
         rows = await self._read(
             f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account = %s ORDER BY address",
             (account,),
         )
-        return [_mailbox(row) for row in rows]
+        return [records.mailbox(row) for row in rows]
 
     async def insert_mailbox(self, mailbox: Mailbox) -> None:
         await self._change(

@@ -45,7 +45,6 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any, Final, TypeVar
 
 import psycopg
@@ -54,6 +53,7 @@ from psycopg.abc import Params
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from panelauth.backends import records
 from panelauth.backends.postgresql_connect import connection_options, describe, parse_url
 from panelauth.backends.postgresql_listener import Listener
 from panelauth.backends.sqlite_cache import DEFAULT_CACHE_ENTRIES, MISSING, RecordCache
@@ -91,12 +91,7 @@ def nothing_cached() -> None:
 
 def migrations() -> list[tuple[int, str]]:
     """The numbered migration scripts, oldest first."""
-    folder = resources.files("panelauth.backends").joinpath("postgresql_migrations")
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return records.numbered_scripts("postgresql_migrations")
 
 
 LATEST_VERSION = migrations()[-1][0]

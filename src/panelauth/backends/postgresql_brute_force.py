@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from panelauth.backends import records
 from panelauth.backends.postgresql_base import Connection, PostgresqlBase
 from panelauth.core.hulk import (
     CONFIG_SETTING,
@@ -24,7 +25,6 @@ from panelauth.core.hulk import (
     Limits,
     ListEntry,
     ListName,
-    Method,
 )
 
 _FAILURE_COLUMNS = "address_key, address, user_key, user_name, service, method, at"
@@ -210,7 +210,8 @@ class BruteForceTables(PostgresqlBase):
             (since, limit),
         )
         return [
-            Failure(row[0], row[1], row[2], row[3], row[4], _method(row[5]), row[6]) for row in rows
+            Failure(row[0], row[1], row[2], row[3], row[4], records.method(row[5]), row[6])
+            for row in rows
         ]
 
     async def unblock(self, address_keys: Sequence[str], user_keys: Sequence[str]) -> int:
@@ -355,10 +356,3 @@ async def _block(
             notes,
         ),
     )
-
-
-def _method(value: str) -> Method:
-    try:
-        return Method(value)
-    except ValueError:
-        return Method.PASSWORD

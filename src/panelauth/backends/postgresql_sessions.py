@@ -7,13 +7,11 @@ newest version, so of two workers racing for it one changes it and the other fin
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from panelauth.backends.postgresql_base import PostgresqlBase, Row
+from panelauth.backends import records
+from panelauth.backends.postgresql_base import PostgresqlBase
 from panelauth.backends.postgresql_two_factor import use_step
-from panelauth.core.sessions import Session, SessionKind, SessionState
+from panelauth.core.sessions import Session
 from panelauth.core.stores import StepUse
-from panelauth.protocol.services import Service
 
 _COLUMNS = (
     "session_id, secret_hash, user_name, account, service, kind, state, security_token, "
@@ -21,31 +19,6 @@ _COLUMNS = (
     "wrong_tokens, credential_version, user_agent"
 )
 _INSERT = f"INSERT INTO sessions ({_COLUMNS}) VALUES ({', '.join(['%s'] * 18)})"
-
-
-@lru_cache(maxsize=4096)
-def _session(row: Row) -> Session:
-    """Identical rows give the same immutable record, built once."""
-    return Session(
-        session_id=row[0],
-        secret_hash=row[1],
-        user=row[2],
-        account=row[3],
-        service=Service(row[4]),
-        kind=SessionKind(row[5]),
-        state=SessionState(row[6]),
-        security_token=row[7],
-        creator=row[8],
-        possessor=row[9],
-        method=row[10],
-        bound_address=row[11],
-        created_at=row[12],
-        last_seen=row[13],
-        expires_at=row[14],
-        wrong_tokens=row[15],
-        credential_version=row[16],
-        user_agent=row[17],
-    )
 
 
 def _values(session: Session) -> tuple[object, ...]:
@@ -99,7 +72,7 @@ class SessionTables(PostgresqlBase):
             rows = await self._read(
                 f"SELECT {_COLUMNS} FROM sessions WHERE session_id = %s", (session_id,)
             )
-            return _session(rows[0]) if rows else None
+            return records.session(rows[0]) if rows else None
 
         return await self._cached(self._session_cache, session_id, load)
 
@@ -163,7 +136,7 @@ class SessionTables(PostgresqlBase):
             "ORDER BY created_at, session_id",
             (user, user),
         )
-        return [_session(row) for row in rows]
+        return [records.session(row) for row in rows]
 
     async def expired_session_ids(self, before: float, limit: int) -> list[str]:
         rows = await self._read(

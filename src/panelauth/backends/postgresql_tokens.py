@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-
-from panelauth.backends.postgresql_base import PostgresqlBase, Row
+from panelauth.backends import records
+from panelauth.backends.postgresql_base import PostgresqlBase
 from panelauth.core.stores import AccessHash
 from panelauth.core.tokens import ApiToken, TokenKind
 
 _TOKEN_COLUMNS = "owner, kind, name, digest, created_at, expires_at, acls, whitelist_ips"
-
-
-@lru_cache(maxsize=4096)
-def _token(row: Row) -> ApiToken:
-    """Identical rows give the same immutable record, built once."""
-    return ApiToken(
-        owner=row[0],
-        kind=TokenKind(row[1]),
-        name=row[2],
-        digest=row[3],
-        created_at=row[4],
-        expires_at=row[5],
-        acls=frozenset(json.loads(row[6])) if row[6] is not None else None,
-        whitelist_ips=tuple(json.loads(row[7])) if row[7] is not None else None,
-    )
-
-
-def _json_or_null(values: frozenset[str] | tuple[str, ...] | None) -> str | None:
-    if values is None:
-        return None
-    return json.dumps(sorted(values) if isinstance(values, frozenset) else list(values))
 
 
 class TokenTables(PostgresqlBase):
@@ -45,8 +22,8 @@ class TokenTables(PostgresqlBase):
                 token.digest,
                 token.created_at,
                 token.expires_at,
-                _json_or_null(token.acls),
-                _json_or_null(token.whitelist_ips),
+                records.json_or_null(token.acls),
+                records.json_or_null(token.whitelist_ips),
             ),
             forget=lambda: self._token_cache.evict(key),
         )
@@ -60,7 +37,7 @@ class TokenTables(PostgresqlBase):
                 "WHERE owner = %s AND kind = %s AND digest = %s",
                 key,
             )
-            return _token(rows[0]) if rows else None
+            return records.token(rows[0]) if rows else None
 
         return await self._cached(self._token_cache, key, load)
 
@@ -69,20 +46,20 @@ class TokenTables(PostgresqlBase):
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = %s AND kind = %s AND name = %s",
             (owner, kind.value, name),
         )
-        return _token(rows[0]) if rows else None
+        return records.token(rows[0]) if rows else None
 
     async def list_tokens(self, owner: str, kind: TokenKind) -> list[ApiToken]:
         rows = await self._read(
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = %s AND kind = %s ORDER BY name",
             (owner, kind.value),
         )
-        return [_token(row) for row in rows]
+        return [records.token(row) for row in rows]
 
     async def list_all_tokens(self) -> list[ApiToken]:
         rows = await self._read(
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY owner, kind, name"
         )
-        return [_token(row) for row in rows]
+        return [records.token(row) for row in rows]
 
     async def replace_token(self, old_name: str, token: ApiToken) -> bool:
         changed = await self._change(
@@ -91,8 +68,8 @@ class TokenTables(PostgresqlBase):
             (
                 token.name,
                 token.expires_at,
-                _json_or_null(token.acls),
-                _json_or_null(token.whitelist_ips),
+                records.json_or_null(token.acls),
+                records.json_or_null(token.whitelist_ips),
                 token.owner,
                 token.kind.value,
                 old_name,

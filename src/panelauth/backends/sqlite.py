@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from functools import lru_cache
-from typing import Any
 
+from panelauth.backends import records
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
 from panelauth.backends.sqlite_brute_force import BruteForceTables
 from panelauth.backends.sqlite_cache import MISSING
@@ -27,47 +26,6 @@ _MAILBOX_COLUMNS = (
 )
 
 
-@lru_cache(maxsize=1024)
-def _acls(stored: str) -> frozenset[str]:
-    return frozenset(json.loads(stored))  # the few distinct ACL sets are parsed once
-
-
-@lru_cache(maxsize=4096)
-def _account(row: tuple[Any, ...]) -> Account:
-    """An Account from a row; identical rows give the same (immutable) record, built once."""
-    return _build_account(row)
-
-
-def _build_account(row: tuple[Any, ...]) -> Account:
-    return Account(
-        user=row[0],
-        domain=row[1],
-        owner=row[2],
-        password_hash=row[3],
-        plan=row[4],
-        feature_list=row[5],
-        contact_email=row[6],
-        suspended=bool(row[7]),
-        suspend_reason=row[8],
-        is_reseller=bool(row[9]),
-        acls=_acls(row[10]),
-        created_at=row[11],
-        credential_version=row[12],
-    )
-
-
-def _mailbox(row: sqlite3.Row) -> Mailbox:
-    return Mailbox(
-        address=row[0],
-        account=row[1],
-        password_hash=row[2],
-        quota_mb=row[3],
-        suspended_login=bool(row[4]),
-        created_at=row[5],
-        credential_version=row[6],
-    )
-
-
 class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables):
     """Every store contract on one SQLite database (see sqlite_base for the plumbing)."""
 
@@ -79,7 +37,7 @@ class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables)
         if cached is not MISSING:
             return cached
         rows = self._read(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user = ?", (user,))
-        found = _account(rows[0]) if rows else None
+        found = records.account(rows[0]) if rows else None
         self._account_cache.put(user, found)
         return found
 
@@ -93,7 +51,7 @@ class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables)
                 "ORDER BY user"
             )
             rows = self._read(sql, (owner,))
-        return [_account(row) for row in rows]
+        return [records.account(row) for row in rows]
 
     async def insert_account(self, account: Account) -> None:
         self._account_cache.evict(account.user)
@@ -164,14 +122,14 @@ class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables)
 
     async def get_mailbox(self, address: str) -> Mailbox | None:
         rows = self._read(f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE address = ?", (address,))
-        return _mailbox(rows[0]) if rows else None
+        return records.mailbox(rows[0]) if rows else None
 
     async def list_mailboxes(self, account: str) -> list[Mailbox]:
         rows = self._read(
             f"SELECT {_MAILBOX_COLUMNS} FROM mailboxes WHERE account = ? ORDER BY address",
             (account,),
         )
-        return [_mailbox(row) for row in rows]
+        return [records.mailbox(row) for row in rows]
 
     async def insert_mailbox(self, mailbox: Mailbox) -> None:
         try:

@@ -31,11 +31,11 @@ import sqlite3
 import struct
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+from panelauth.backends import records
 from panelauth.backends.sqlite_cache import DEFAULT_CACHE_ENTRIES, RecordCache
 from panelauth.clock import Clock
 from panelauth.core.hulk import AddressStanding, HulkView
@@ -65,12 +65,7 @@ def unavailable(error: sqlite3.Error) -> StoreUnavailable:
 
 def migrations() -> list[tuple[int, str]]:
     """The numbered migration scripts, oldest first."""
-    folder = resources.files("panelauth.backends").joinpath("sqlite_migrations")
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return records.numbered_scripts("sqlite_migrations")
 
 
 LATEST_VERSION = migrations()[-1][0]

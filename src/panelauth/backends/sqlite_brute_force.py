@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from panelauth.backends import records
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.backends.sqlite_cache import MISSING
 from panelauth.core.hulk import (
@@ -22,7 +23,6 @@ from panelauth.core.hulk import (
     Limits,
     ListEntry,
     ListName,
-    Method,
 )
 
 _FAILURE_COLUMNS = "address_key, address, user_key, user, service, method, at"
@@ -195,7 +195,8 @@ class BruteForceTables(SqliteBase):
             (since, limit),
         )
         return [
-            Failure(row[0], row[1], row[2], row[3], row[4], _method(row[5]), row[6]) for row in rows
+            Failure(row[0], row[1], row[2], row[3], row[4], records.method(row[5]), row[6])
+            for row in rows
         ]
 
     async def unblock(self, address_keys: Sequence[str], user_keys: Sequence[str]) -> int:
@@ -313,10 +314,3 @@ def _block(
             notes,
         ),
     )
-
-
-def _method(value: str) -> Method:
-    try:
-        return Method(value)
-    except ValueError:
-        return Method.PASSWORD

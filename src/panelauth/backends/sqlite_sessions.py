@@ -3,51 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from functools import lru_cache
-from typing import Any
 
+from panelauth.backends import records
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.backends.sqlite_cache import MISSING
 from panelauth.backends.sqlite_two_factor import use_step
-from panelauth.core.sessions import Session, SessionKind, SessionState
+from panelauth.core.sessions import Session
 from panelauth.core.stores import StepUse
 from panelauth.errors import StoreUnavailable
-from panelauth.protocol.services import Service
 
 _COLUMNS = (
     "session_id, secret_hash, user, account, service, kind, state, security_token, creator, "
     "possessor, method, bound_address, created_at, last_seen, expires_at, wrong_tokens, "
     "credential_version, user_agent"
 )
-
-
-@lru_cache(maxsize=4096)
-def _session(row: tuple[Any, ...]) -> Session:
-    """Identical rows give the same immutable record, built once."""
-    return _build_session(row)
-
-
-def _build_session(row: tuple[Any, ...]) -> Session:
-    return Session(
-        session_id=row[0],
-        secret_hash=row[1],
-        user=row[2],
-        account=row[3],
-        service=Service(row[4]),
-        kind=SessionKind(row[5]),
-        state=SessionState(row[6]),
-        security_token=row[7],
-        creator=row[8],
-        possessor=row[9],
-        method=row[10],
-        bound_address=row[11],
-        created_at=row[12],
-        last_seen=row[13],
-        expires_at=row[14],
-        wrong_tokens=row[15],
-        credential_version=row[16],
-        user_agent=row[17],
-    )
 
 
 class SessionTables(SqliteBase):
@@ -93,7 +62,7 @@ class SessionTables(SqliteBase):
         if cached is not MISSING:
             return cached
         rows = self._read(f"SELECT {_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
-        found = _session(rows[0]) if rows else None
+        found = records.session(rows[0]) if rows else None
         self._session_cache.put(session_id, found)
         return found
 
@@ -154,7 +123,7 @@ class SessionTables(SqliteBase):
             f"SELECT {_COLUMNS} FROM sessions WHERE user = ? OR account = ? ORDER BY created_at",
             (user, user),
         )
-        return [_session(row) for row in rows]
+        return [records.session(row) for row in rows]
 
     async def expired_session_ids(self, before: float, limit: int) -> list[str]:
         rows = self._read(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from functools import lru_cache
-from typing import Any
 
+from panelauth.backends import records
 from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.backends.sqlite_cache import MISSING
 from panelauth.core.stores import AccessHash
@@ -14,31 +12,6 @@ from panelauth.core.tokens import ApiToken, TokenKind
 from panelauth.errors import StoreUnavailable
 
 _TOKEN_COLUMNS = "owner, kind, name, digest, created_at, expires_at, acls, whitelist_ips"
-
-
-@lru_cache(maxsize=4096)
-def _token(row: tuple[Any, ...]) -> ApiToken:
-    """Identical rows give the same immutable record, built once."""
-    return _build_token(row)
-
-
-def _build_token(row: tuple[Any, ...]) -> ApiToken:
-    return ApiToken(
-        owner=row[0],
-        kind=TokenKind(row[1]),
-        name=row[2],
-        digest=row[3],
-        created_at=row[4],
-        expires_at=row[5],
-        acls=frozenset(json.loads(row[6])) if row[6] is not None else None,
-        whitelist_ips=tuple(json.loads(row[7])) if row[7] is not None else None,
-    )
-
-
-def _json_or_null(values: frozenset[str] | tuple[str, ...] | None) -> str | None:
-    if values is None:
-        return None
-    return json.dumps(sorted(values) if isinstance(values, frozenset) else list(values))
 
 
 class TokenTables(SqliteBase):
@@ -55,8 +28,8 @@ class TokenTables(SqliteBase):
                         token.digest,
                         token.created_at,
                         token.expires_at,
-                        _json_or_null(token.acls),
-                        _json_or_null(token.whitelist_ips),
+                        records.json_or_null(token.acls),
+                        records.json_or_null(token.whitelist_ips),
                     ),
                 )
         except sqlite3.Error as error:
@@ -72,7 +45,7 @@ class TokenTables(SqliteBase):
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? AND digest = ?",
             key,
         )
-        found = _token(rows[0]) if rows else None
+        found = records.token(rows[0]) if rows else None
         self._token_cache.put(key, found)
         return found
 
@@ -81,18 +54,18 @@ class TokenTables(SqliteBase):
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? AND name = ?",
             (owner, kind.value, name),
         )
-        return _token(rows[0]) if rows else None
+        return records.token(rows[0]) if rows else None
 
     async def list_tokens(self, owner: str, kind: TokenKind) -> list[ApiToken]:
         rows = self._read(
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE owner = ? AND kind = ? ORDER BY name",
             (owner, kind.value),
         )
-        return [_token(row) for row in rows]
+        return [records.token(row) for row in rows]
 
     async def list_all_tokens(self) -> list[ApiToken]:
         rows = self._read(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens ORDER BY owner, kind, name")
-        return [_token(row) for row in rows]
+        return [records.token(row) for row in rows]
 
     async def replace_token(self, old_name: str, token: ApiToken) -> bool:
         try:
@@ -103,8 +76,8 @@ class TokenTables(SqliteBase):
                     (
                         token.name,
                         token.expires_at,
-                        _json_or_null(token.acls),
-                        _json_or_null(token.whitelist_ips),
+                        records.json_or_null(token.acls),
+                        records.json_or_null(token.whitelist_ips),
                         token.owner,
                         token.kind.value,
                         old_name,
