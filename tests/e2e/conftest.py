@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ROOT_PASSWORD
 
@@ -175,6 +175,20 @@ def start_server_with_account(data_dir: Path, user: str, password: str) -> Runni
         running.stop()
         raise
     return running
+
+
+def submit_login(page: Page, server: RunningServer, port: int, user: str, password: str) -> None:
+    """Fill and send the login form of the service on `port` (a second factor may follow)."""
+    page.goto(server.url(port, "/"))
+    page.fill("#user", user)
+    page.fill("#pass", password)
+    page.click("#login_submit")
+
+
+def log_in(page: Page, server: RunningServer, port: int, user: str, password: str) -> None:
+    """Log in on the service on `port` and wait for the page header to name the user."""
+    submit_login(page, server, port, user, password)
+    expect(page.locator("header.top #user")).to_have_text(user)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server_with_account
+from tests.e2e.conftest import RunningServer, start_server_with_account, submit_login
 
 pytestmark = pytest.mark.e2e
 BOB_PASSWORD = "bob-Browser-Pw1"
@@ -78,13 +78,6 @@ def wait_for_next_step() -> None:
         time.sleep(0.25)
 
 
-def log_in(page: Page, server: RunningServer, user: str, password: str) -> None:
-    page.goto(server.url(2083, "/"))
-    page.fill("#user", user)
-    page.fill("#pass", password)
-    page.click("#login_submit")
-
-
 def test_enrol_two_factor_then_log_in_with_a_code(server: RunningServer, page: Page) -> None:
     with server.client() as client:
         created = client.get(
@@ -98,7 +91,7 @@ def test_enrol_two_factor_then_log_in_with_a_code(server: RunningServer, page: P
             auth=("root", ROOT_PASSWORD),
         )
         assert created.json()["metadata"]["result"] == 1
-    log_in(page, server, "dave", "dave-Browser-Pw1")
+    submit_login(page, server, 2083, "dave", "dave-Browser-Pw1")
     page.click("#to-twofactor")
     expect(page.locator("#tfa-qr svg")).to_be_visible()
     totp = pyotp.TOTP(page.locator("#tfa-secret").inner_text())
@@ -108,7 +101,7 @@ def test_enrol_two_factor_then_log_in_with_a_code(server: RunningServer, page: P
     page.click("#logout")
 
     # the password alone leads to the code form; a fresh code opens a new session
-    log_in(page, server, "dave", "dave-Browser-Pw1")
+    submit_login(page, server, 2083, "dave", "dave-Browser-Pw1")
     expect(page.locator("#tfa_login_form")).to_be_visible()
     wait_for_next_step()
     code = totp.now()
@@ -118,7 +111,7 @@ def test_enrol_two_factor_then_log_in_with_a_code(server: RunningServer, page: P
     page.click("#logout")
 
     # the same code again is a replay
-    log_in(page, server, "dave", "dave-Browser-Pw1")
+    submit_login(page, server, 2083, "dave", "dave-Browser-Pw1")
     page.fill("#tfatoken", code)
     page.click("#tfa_submit")
     expect(page.locator("#tfa-status")).to_contain_text("not valid")
@@ -127,7 +120,7 @@ def test_enrol_two_factor_then_log_in_with_a_code(server: RunningServer, page: P
 def test_creating_an_api_token_needs_the_current_password(
     server: RunningServer, page: Page
 ) -> None:
-    log_in(page, server, "bob", BOB_PASSWORD)
+    submit_login(page, server, 2083, "bob", BOB_PASSWORD)
     page.click("#to-tokens")
     page.fill("#token_name", "from-chromium")
     page.fill("#create_current_password", "not-the-Password1")

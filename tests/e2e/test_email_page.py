@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.e2e.conftest import RunningServer, start_server_with_account
+from tests.e2e.conftest import RunningServer, log_in, start_server_with_account
 
 pytestmark = pytest.mark.e2e
 DANA_PASSWORD = "dana-Mail-Pw1"
@@ -30,14 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     )
     yield running
     running.stop()
-
-
-def log_in(page: Page, server: RunningServer, port: int, user: str, password: str) -> None:
-    page.goto(server.url(port, "/"))
-    page.fill("#user", user)
-    page.fill("#pass", password)
-    page.click("#login_submit")
-    expect(page.locator("strong#user")).to_have_text(user)
 
 
 def open_email_accounts(page: Page, server: RunningServer) -> None:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server_with_account
+from tests.e2e.conftest import RunningServer, log_in, start_server_with_account
 
 pytestmark = pytest.mark.e2e
 CAROL_PASSWORD = "carol-Hulk-Pw1"
@@ -30,11 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def log_in_as_root(page: Page, server: RunningServer) -> None:
-    page.goto(server.url(2087, "/"))
-    expect(page.locator("h1")).to_have_text("WHM Login")
-    page.fill("#user", "root")
-    page.fill("#pass", ROOT_PASSWORD)
-    page.click("#login_submit")
+    log_in(page, server, 2087, "root", ROOT_PASSWORD)
     expect(page.locator("#to-hulk")).to_have_text("Brute Force Protection")
 
 

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.conftest import RunningServer, log_in, start_server
 
 AXE_VERSION = "4.14.1"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "gallery"
@@ -138,14 +138,6 @@ def gallery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         server.stop()
 
 
-def _log_in(page: Page, server: RunningServer, persona: Persona) -> None:
-    page.goto(server.url(persona.port, "/"))
-    page.fill("#user", persona.user)
-    page.fill("#pass", persona.password)
-    page.click("#login_submit")
-    expect(page.locator("header.top #user")).to_have_text(persona.user)
-
-
 def _axe_violations(page: Page, axe: str) -> list[str]:
     # evaluated through the DevTools protocol, so the page's CSP (no inline script) stays on
     page.evaluate(axe + "\n;0")
@@ -172,7 +164,7 @@ def test_every_page_loads_is_accessible_and_is_photographed(
     page.on("console", on_console)
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
-        _log_in(page, gallery_server, persona)
+        log_in(page, gallery_server, persona.port, persona.user, persona.password)
         links = page.locator("nav.side ul").first.locator("a")
         shown = {
             links.nth(i).get_attribute("id") or "": links.nth(i).get_attribute("href") or ""

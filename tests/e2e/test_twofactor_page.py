@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server_with_account
+from tests.e2e.conftest import RunningServer, start_server_with_account, submit_login
 
 pytestmark = pytest.mark.e2e
 CAROL_PASSWORD = "carol-Tfa-Pw1"
@@ -54,13 +54,6 @@ def wait_for_next_step() -> None:
     step = int(time.time()) // 30
     while int(time.time()) // 30 == step:
         time.sleep(0.25)
-
-
-def log_in(page: Page, server: RunningServer, port: int, user: str, password: str) -> None:
-    page.goto(server.url(port, "/"))
-    page.fill("#user", user)
-    page.fill("#pass", password)
-    page.click("#login_submit")
 
 
 def open_two_factor_page(page: Page) -> None:
@@ -113,7 +106,7 @@ def save_screenshot(page: Page, name: str, width: int, height: int) -> None:
 def test_root_enrols_logs_in_with_a_code_and_removes_an_accounts_second_factor(
     server: RunningServer, page: Page
 ) -> None:
-    log_in(page, server, 2087, "root", ROOT_PASSWORD)
+    submit_login(page, server, 2087, "root", ROOT_PASSWORD)
     expect(page.locator("#user")).to_have_text("root")
     open_two_factor_page(page)
     expect(page.locator("#tfa-policy")).to_contain_text("is on on this server")
@@ -128,7 +121,7 @@ def test_root_enrols_logs_in_with_a_code_and_removes_an_accounts_second_factor(
     page.click("#logout")
 
     # the password alone leads to the code form; a code of a fresh step opens the session
-    log_in(page, server, 2087, "root", ROOT_PASSWORD)
+    submit_login(page, server, 2087, "root", ROOT_PASSWORD)
     expect(page.locator("#tfa_login_form")).to_be_visible()
     wait_for_next_step()
     page.fill("#tfatoken", totp.now())
@@ -187,7 +180,7 @@ def test_cpanel_enrolment_page_screenshots(
     server: RunningServer, page: Page, name: str, width: int, height: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    log_in(page, server, 2083, "dina", DINA_PASSWORD)
+    submit_login(page, server, 2083, "dina", DINA_PASSWORD)
     expect(page.locator("#user")).to_have_text("dina")
     open_two_factor_page(page)
     expect(page.locator("#tfa-qr svg")).to_be_visible()
