@@ -177,6 +177,17 @@ def start_server_with_account(data_dir: Path, user: str, password: str) -> Runni
     return running
 
 
+def log_with(path: Path, text: str, within: float = 2.0) -> str:
+    """The log file once it holds `text`: the server writes log lines in batches, at most about
+    100 ms after the request they record."""
+    deadline = time.monotonic() + within
+    while True:
+        found = path.read_text() if path.exists() else ""
+        if text in found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def submit_login(page: Page, server: RunningServer, port: int, user: str, password: str) -> None:
     """Fill and send the login form of the service on `port` (a second factor may follow)."""
     page.goto(server.url(port, "/"))

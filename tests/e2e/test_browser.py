@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT_PASSWORD
-from tests.e2e.conftest import RunningServer, start_server_with_account, submit_login
+from tests.e2e.conftest import RunningServer, log_with, start_server_with_account, submit_login
 
 pytestmark = pytest.mark.e2e
 BOB_PASSWORD = "bob-Browser-Pw1"
@@ -130,8 +130,8 @@ def test_creating_an_api_token_needs_the_current_password(
     expect(page.locator("#no-tokens")).to_be_visible()
     expect(page.locator("#token_name")).to_have_value("from-chromium")  # kept; not the password
     expect(page.locator("#create_current_password")).to_have_value("")
-    login_log = (server.data_dir / "logs" / "login_log").read_text()
-    assert "reauthentication: user password incorrect" in login_log
+    failure = "reauthentication: user password incorrect"
+    assert failure in log_with(server.data_dir / "logs" / "login_log", failure)
     page.fill("#create_current_password", BOB_PASSWORD)
     page.click("#create-submit")
     expect(page.locator("#new-token")).to_have_text(re.compile(r"[A-Z0-9]{32}"))
