@@ -325,6 +325,22 @@ async def test_a_read_begun_before_an_own_change_does_not_undo_it(
     assert view.value.require_ssl is True
 
 
+async def test_a_read_that_fails_after_an_own_change_is_dropped_silently(
+    view: SharedSettingsView, counting: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The failure of a read begun before this worker's change says nothing of the store now:
+    neither logged nor able to delay the next read."""
+    counting.gate, counting.failing = asyncio.Event(), True
+    old_read = asyncio.create_task(view.refresh())
+    await asyncio.sleep(0)  # the old read waits for the store
+    view.apply(TWEAKS["requiressl"], False)
+    counting.gate.set()
+    with caplog.at_level(logging.INFO):
+        await old_read
+    assert view.value.require_ssl is False
+    assert "cannot read the shared settings" not in caplog.text
+
+
 async def test_a_change_refuses_bad_input_and_writes_nothing(
     view: SharedSettingsView, counting: CountingStore, store: SqliteStore
 ) -> None:

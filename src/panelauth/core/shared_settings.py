@@ -92,10 +92,6 @@ class SharedSettings:
         """The node's own values: those of its panelauth.yaml."""
         return cls(**{tweak.name: getattr(settings, tweak.name) for tweak in TWEAKS.values()})
 
-    def shown(self, key: str) -> str:
-        """The value of tweak `key` as the API shows it and the store keeps it."""
-        return TWEAKS[key].show(getattr(self, TWEAKS[key].name))
-
 
 class SharedSource(Protocol):
     """Where a consumer reads the shared settings in force (a view, or a fixed value)."""
