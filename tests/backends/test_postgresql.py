@@ -22,10 +22,12 @@ import pytest
 from psycopg import sql
 
 from panelauth.backends import migrate_store, open_store
+from panelauth.backends import postgresql_base as base_module
 from panelauth.backends import postgresql_listener as listener_module
 from panelauth.backends.postgresql import PostgresqlStore
-from panelauth.backends.postgresql_base import LATEST_VERSION
+from panelauth.backends.postgresql_base import LATEST_VERSION, PROBE_SECONDS
 from panelauth.backends.postgresql_connect import connection_options, parse_url
+from panelauth.backends.postgresql_listener import PROOF_SECONDS, Listener
 from panelauth.clock import FrozenClock
 from panelauth.core.hulk import DAY, Failure, Limits, Method, address_key, user_key
 from panelauth.core.models import Account
@@ -407,7 +409,7 @@ async def test_closing_ends_the_listener_and_the_pool(
         await store.insert_account(BOB)
 
 
-async def _gone(url: str, query: str, pid: int | None) -> bool:
+async def _gone(url: str, query: str, pid: object) -> bool:
     return bool((await server_sql(url, query, (pid,)))[0][0] == 0)
 
 
@@ -431,13 +433,36 @@ async def test_an_unreachable_server_is_store_unavailable(clock: FrozenClock) ->
 
 
 class Proxy:
-    """A TCP relay to the test server, which the test can take down and bring back."""
+    """A TCP relay to the test server, which the test can take down and bring back, or stall:
+    every byte is then held, both ways, and the connections stay open (a server, or a network,
+    that takes what it is sent and answers nothing) until `flow()`."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = _closed_port()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    @classmethod
+    def to(cls, conninfo: str) -> Proxy:
+        """A relay to the server `conninfo` names."""
+        given = psycopg.conninfo.conninfo_to_dict(conninfo)
+        return cls(str(given.get("host", "127.0.0.1")), int(str(given.get("port", 5432))))
+
+    def url(self, conninfo: str) -> str:
+        """`conninfo`'s user and database, through this relay."""
+        given = psycopg.conninfo.conninfo_to_dict(conninfo)
+        return (
+            f"postgresql://{given.get('user', 'postgres')}@127.0.0.1:{self.port}/{given['dbname']}"
+        )
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
@@ -460,6 +485,7 @@ class Proxy:
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
                 while data := await source.read(65536):
+                    await self._flowing.wait()
                     sink.write(data)
                     await sink.drain()
             sink.transport.abort()
@@ -500,7 +526,14 @@ async def test_a_server_going_away_is_store_unavailable_then_it_recovers(
                 await call()
         await proxy.start()
         await eventually(lambda: _is(store._listening), 10.0)
-        assert await store.get_account("bob") == BOB
+
+        async def answers() -> bool:
+            try:
+                return await store.get_account("bob") == BOB
+            except StoreUnavailable:  # the pool waits 1 s, 2 s, ... between its reconnections
+                return False
+
+        await eventually(answers, 10.0)
         assert await store.use_totp_step("bob", 1, "session", "192.0.2.1", 1.0)
     finally:
         await store.aclose()
@@ -524,6 +557,40 @@ async def test_a_read_outlives_pooled_connections_the_server_dropped(
     assert await store.get_account("bob") == BOB  # as after a server restart
 
 
+async def test_schema_version_and_writes_outlive_pooled_connections_the_server_dropped(
+    opened: Callable[..., Awaitable[PostgresqlStore]], postgresql_server: str
+) -> None:
+    """What /readyz asks (schema_version), a one-statement write and a transaction each meet
+    idle pooled connections the server closed (a restart, a failover): each is seen before
+    anything is sent on it, and a fresh one serves the call."""
+    store = await opened(cache_entries=0)
+    await store.insert_account(BOB)
+
+    async def fill_and_drop_the_pool() -> None:
+        pooled = await asyncio.gather(
+            *(store._read("SELECT pg_backend_pid(), pg_sleep(0.05)") for _ in range(4))
+        )
+        pids = sorted({rows[0][0] for rows in pooled})
+        assert len(pids) == 4
+        await server_sql(
+            postgresql_server, "SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (pids,)
+        )
+        query = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+        await eventually(lambda: _gone(postgresql_server, query, pids), 2.0)
+        await asyncio.sleep(0.05)  # their goodbyes reached this process
+
+    await fill_and_drop_the_pool()
+    assert await store.schema_version() == (LATEST_VERSION, LATEST_VERSION)
+    await fill_and_drop_the_pool()
+    assert await store.set_suspended("bob", True, "abuse")
+    await fill_and_drop_the_pool()
+    assert await store.use_totp_step("bob", 1, "session", "192.0.2.1", 1.0)
+    await fill_and_drop_the_pool()
+    assert await store.count_wrong_token("bob:nothing") == 0  # a statement of its own
+    found = await store.get_account("bob")
+    assert found is not None and found.suspended
+
+
 async def test_a_failure_is_logged_without_the_values(
     opened: Callable[..., Awaitable[PostgresqlStore]], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -533,6 +600,170 @@ async def test_a_failure_is_logged_without_the_values(
     assert "secret-value" not in caplog.text
     assert "secret-value" not in str(failed.value)
     assert "store unavailable: DataError" in caplog.text
+
+
+# -- a server that takes every byte and answers nothing ----------------------------------------
+
+
+@pytest.fixture
+async def proxy(postgresql_server: str) -> AsyncIterator[Proxy]:
+    relay = Proxy.to(postgresql_server)
+    await relay.start()
+    yield relay
+    relay.flow()
+    with contextlib.suppress(AssertionError):
+        await relay.stop()
+
+
+async def test_a_server_answering_nothing_is_store_unavailable_within_the_busy_timeout(
+    postgresql_store_url: str, postgresql_server: str, proxy: Proxy, clock: FrozenClock
+) -> None:
+    """Statements on pooled connections that are open but silent: every kind of call fails
+    within the busy timeout (not psycopg's cancel request and its 5 s waits), each connection
+    that timed out is discarded, and once the server answers again the store serves at once,
+    each answer its own (never a late reply to an earlier call)."""
+    await migrate_store(postgresql_store_url, clock=clock)
+    schema = parse_url(postgresql_store_url).schema
+    url = with_schema(proxy.url(postgresql_server), schema)
+    store = await open_store(url, clock=clock, busy_timeout_ms=300)
+    assert isinstance(store, PostgresqlStore)
+    try:
+        await store.insert_account(BOB)
+        calls: list[Callable[[], Awaitable[object]]] = [
+            store.list_accounts,  # a read
+            lambda: store.set_suspended("bob", True, "x"),  # one statement
+            lambda: store.use_totp_step("bob", 1, "session", "192.0.2.1", 1.0),  # a transaction
+            store.schema_version,  # /readyz
+            lambda: store.count_wrong_token("bob:nothing"),
+        ]
+        # each call will find an idle pooled connection of its own, then silence
+        pooled = await asyncio.gather(
+            *(store._read("SELECT pg_backend_pid(), pg_sleep(0.1)") for _ in calls)
+        )
+        pids = sorted({rows[0][0] for rows in pooled})
+        assert len(pids) == len(calls)
+        proxy.stall()
+        for call in calls:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match=r"no answer within 0\.3 s"):
+                await call()
+            assert time.monotonic() - started < 0.3 + 0.2
+        # the pool has nothing left but connections being opened, which answer nothing either
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.get_mailbox("bob@bob.example")
+        assert time.monotonic() - started < 0.3 + 0.2
+        proxy.flow()
+        query = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+        await eventually(lambda: _gone(postgresql_server, query, pids), 2.0)  # none reused
+        for value in range(20):
+            assert await store._read("SELECT %s::int", (value,)) == [(value,)]
+        # (the write that timed out reached the server once the bytes flowed: a 503 tells
+        # the client that its outcome is unknown)
+        assert [account.user for account in await store.list_accounts()] == ["bob"]
+        assert await store.use_totp_step("bob", 2, "session", "192.0.2.1", 1.0)
+    finally:
+        proxy.flow()
+        await store.aclose()
+
+
+async def test_readiness_gets_its_answer_within_its_own_bound(
+    postgresql_store_url: str, postgresql_server: str, proxy: Proxy, clock: FrozenClock
+) -> None:
+    """/readyz gives up at 2 s (server/health.py): schema_version() ends sooner whatever the
+    busy timeout (PROBE_SECONDS), never cancelled in the middle of a statement."""
+    await migrate_store(postgresql_store_url, clock=clock)
+    schema = parse_url(postgresql_store_url).schema
+    store = await open_store(
+        with_schema(proxy.url(postgresql_server), schema),
+        clock=clock,
+        busy_timeout_ms=5000,
+        cache_entries=0,
+    )
+    try:
+        proxy.stall()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=f"no answer within {PROBE_SECONDS:g} s"):
+            await store.schema_version()
+        assert PROBE_SECONDS <= time.monotonic() - started < PROBE_SECONDS + 0.3
+    finally:
+        proxy.flow()
+        await store.aclose()
+
+
+async def test_a_silent_listener_stops_the_caches_within_a_second(
+    opened: Callable[..., Awaitable[PostgresqlStore]],
+    postgresql_server: str,
+    proxy: Proxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reader's listening connection goes silent (open, acknowledged by TCP, no answer),
+    its pool does not: a token revoked meanwhile by another worker is refused by the reader
+    within a second all the same (its caches are dropped and not used once the listener's
+    last proof of life is a second old), and the listener opens a new connection."""
+    through = proxy.url(postgresql_server)
+
+    def listening_through_the_proxy(_conninfo: str, *args: Any, **kwargs: Any) -> Listener:
+        return Listener(through, *args, **kwargs)
+
+    writer = await opened()
+    monkeypatch.setattr(base_module, "Listener", listening_through_the_proxy)
+    reader = await opened(busy_timeout_ms=500)
+    monkeypatch.undo()
+    await writer.insert_account(BOB)
+    await writer.insert_token(TOKEN)
+    assert await reader._caught_up()
+    for _ in range(2):
+        reader.begin_request()
+        assert await reader.find_token("bob", TokenKind.WHM, TOKEN.digest) == TOKEN
+    assert len(reader._token_cache) == 1
+    assert reader._listener is not None
+    silent = reader._listener.backend_pid
+
+    async def refused() -> bool:
+        reader.begin_request()
+        return await reader.find_token("bob", TokenKind.WHM, TOKEN.digest) is None
+
+    proxy.stall()
+    await writer.delete_token("bob", TokenKind.WHM, "deploy")  # its notice is held
+    assert await eventually(refused, NOTICE_DEADLINE) < NOTICE_DEADLINE
+    assert len(reader._token_cache) == 0  # dropped, and nothing cached meanwhile
+    reader.begin_request()
+    assert await reader.get_account("bob") == BOB
+    assert len(reader._account_cache) == 0
+    # the listener gives up its silent connection (within the busy timeout) and opens another
+    await eventually(lambda: _is(not reader._listening), 1.0)
+    proxy.flow()
+    await eventually(lambda: _is(reader._listening), 5.0)
+    assert reader._listener.backend_pid not in (None, silent)
+    reader.begin_request()
+    assert await reader.get_account("bob") == BOB
+    assert len(reader._account_cache) == 1  # trusted again, from empty
+    await writer.set_suspended("bob", True, "abuse")
+
+    async def suspended() -> bool:
+        reader.begin_request()
+        found = await reader.get_account("bob")
+        return found is not None and found.suspended
+
+    await eventually(suspended, NOTICE_DEADLINE)
+
+
+async def test_the_listener_proves_it_hears_the_server_twice_a_second(
+    opened: Callable[..., Awaitable[PostgresqlStore]],
+) -> None:
+    """The proofs keep the caches trusted while nothing changes: no read goes to the
+    database for a cached record, however long the store idles."""
+    store = await opened()
+    await store.insert_account(BOB)
+    assert await store.get_account("bob") == BOB
+    before = store._proven_at
+    await asyncio.sleep(3 * PROOF_SECONDS)
+    assert time.monotonic() - store._proven_at < PROOF_SECONDS + 0.25
+    assert store._proven_at > before
+    store.begin_request()
+    assert store._cache_usable()
+    assert len(store._account_cache) == 1
 
 
 # -- races between two workers admit no more than SQLite's write lock does ----------------------

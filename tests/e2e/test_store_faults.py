@@ -351,9 +351,6 @@ def burst(node: RunningServer, requests: int) -> list[int]:
     return statuses
 
 
-@pytest.mark.xfail(
-    strict=True, reason="readyz uses a dead pooled connection once per probe: pool check pending"
-)
 def test_postgresql_connections_cut_are_replaced_without_a_500(faults: Faults) -> None:
     """Every PostgreSQL connection of the node is terminated (what a server restart or a
     failover does to them): the next requests, reads and writes alike, are served on fresh
@@ -492,9 +489,6 @@ def test_a_transaction_cut_short_leaves_nothing_half_done(faults: Faults) -> Non
     eventually(saved, 15, "a save after the cuts")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="no client-side deadline on a statement: fix pending in postgresql_base"
-)
 def test_postgresql_not_answering_gets_503_within_the_busy_timeout(faults: Faults) -> None:
     """Every byte between the node and PostgreSQL is held: its pooled and listening connections
     stay open and answer nothing (a store that is slow without bound). What needs the store
@@ -526,9 +520,6 @@ def test_postgresql_not_answering_gets_503_within_the_busy_timeout(faults: Fault
     assert call(node, 2087, WHM_VERSION, auth=("root", ROOT_PASSWORD)).response.is_success
 
 
-@pytest.mark.xfail(
-    strict=True, reason="no client-side deadline on a statement: fix pending in postgresql_base"
-)
 def test_a_node_cut_off_from_postgresql_grants_nothing_on_stale_data(faults: Faults) -> None:
     """The node's PostgreSQL link holds every byte (its listening connection too, which
     therefore hears no change): a token it verified and cached before, revoked on the peer

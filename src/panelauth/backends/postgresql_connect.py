@@ -1,4 +1,5 @@
-"""Where a PostgreSQL store lives and how its connections start, and how a failure is told.
+"""Where a PostgreSQL store lives, how its connections start, how long a call may wait on one,
+and how a failure is told.
 
 The URL is libpq's, `postgresql://user@host:port/dbname` (or `postgres://`), plus panelauth's
 own `schema=NAME` (default `public`), taken off before psycopg sees the URL; every other
@@ -8,11 +9,27 @@ installations can share one database, each in its own schema: every connection s
 
 Schema names are plain lower-case identifiers of at most 48 characters, so that they need no
 quoting in `search_path` and the channel name stays within PostgreSQL's 63 bytes.
+
+Time limits on the client's side (`Deadline`, `cut`): `lock_timeout` ends a wait for a lock on
+the server, and the pool's timeout a wait for a connection, but nothing ends a statement on an
+open connection whose server (or the network in between) accepts bytes and never answers. A
+store call therefore has a deadline: when it passes, the connection is `cut` (its socket shut
+down both ways, at once, no round trip), whatever waits on it fails at once (OperationalError),
+and the connection, broken, is discarded by its pool. Not asyncio cancellation: psycopg answers
+that by sending the server a cancel request and waiting for it (up to 5 s, then 5 s more for the
+statement to end), which a silent server never answers. And `still_open` tells, without a round
+trip, whether an idle pooled connection was closed by the server meanwhile (a restart,
+`pg_terminate_backend`, a failover), so that the store takes another instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
+import select
+import socket
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
@@ -114,3 +131,67 @@ def describe(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return f"{name}: {error.strerror}"
     return name
+
+
+# -- time limits ----------------------------------------------------------------------------
+
+
+def cut(connection: psycopg.AsyncConnection[Any]) -> None:
+    """End `connection`'s conversation with the server now, without a round trip: its socket is
+    shut down both ways, so a statement or a wait for notices on it fails at once (the server
+    "closed the connection") and the connection is broken (a pool discards it). The descriptor
+    stays libpq's until the connection is closed: no other socket can take its number while an
+    event loop still watches it."""
+    if connection.closed:
+        return
+    try:
+        duplicate = os.dup(connection.pgconn.socket)
+    except (OSError, psycopg.Error):
+        return
+    try:
+        sock = socket.socket(fileno=duplicate)
+    except OSError:
+        os.close(duplicate)
+        return
+    with sock, contextlib.suppress(OSError):  # not connected any more: nothing to cut
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def still_open(connection: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection is open with nothing to read. An idle connection receives
+    nothing unasked: anything readable is taken for the server's goodbye (FATAL, end of
+    stream) after it dropped the connection, so it is not used (a rare harmless message, a
+    reported setting's new value after a reload, costs one new connection). One poll, no
+    round trip."""
+    if connection.closed:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(connection.pgconn.socket, select.POLLIN)
+        return not poller.poll(0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+
+
+class Deadline:
+    """When a store call must be over (the event loop's clock): `remaining()` bounds a wait for a
+    pooled connection, `arm(connection)` cuts the connection at the deadline unless the handle
+    it returns is cancelled first; `expired` tells afterwards whether it did."""
+
+    __slots__ = ("_loop", "at", "expired", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.seconds = seconds
+        self.at = self._loop.time() + seconds
+        self.expired = False
+
+    def remaining(self) -> float:
+        return self.at - self._loop.time()
+
+    def arm(self, connection: psycopg.AsyncConnection[Any]) -> asyncio.TimerHandle:
+        return self._loop.call_at(self.at, self._expire, connection)
+
+    def _expire(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        self.expired = True
+        cut(connection)
