@@ -114,8 +114,7 @@ class Gateway:
         # the worker's shared decision settings (requiressl, lifetimes, ...: core/shared_settings)
         self.shared = state.runtime.shared
         self.browser = Browser(listener, state)
-        own_port = self.service.tls_port if listener.tls else self.service.plain_port
-        self.port_offset = listener.port - own_port
+        self.port_offset = listener.port_offset
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         identity: Identity | None = None

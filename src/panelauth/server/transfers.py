@@ -69,11 +69,7 @@ class Transfers:
             address=info.address,
             bind=False,
         )
-        offset = self.listener.port - (
-            self.listener.service.tls_port
-            if self.listener.tls
-            else self.listener.service.plain_port
-        )
+        offset = self.listener.port_offset
         host = public_host(request, self.state.settings)
         location = (
             f"https://{host}:{target_service.tls_port + offset}"
