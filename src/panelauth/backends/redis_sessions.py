@@ -46,11 +46,13 @@ from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
 
 from panelauth.backends import redis_scripts
-from panelauth.backends.redis_connect import connection_pool, parse_url, unavailable
+from panelauth.backends.redis_connect import Slots, connection_pool, parse_url, unavailable
 from panelauth.clock import Clock
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import SettingStore
@@ -160,6 +162,7 @@ class RedisSessionStore:
         wait_ms = WAIT_TIMEOUT_MS if busy_timeout_ms is None else max(0, int(busy_timeout_ms))
         self._wait_seconds = max(wait_ms, 100) / 1000
         self._pool = connection_pool(self._location, wait_seconds=self._wait_seconds)
+        self._slots = Slots()
         self._client: Redis = Redis(connection_pool=self._pool)
         self._scripts: dict[str, AsyncScript] = {
             name: self._client.register_script(getattr(redis_scripts, name))
@@ -290,18 +293,55 @@ class RedisSessionStore:
         return self._read(single)
 
     async def _eval(self, script: str, generation: str, *args: str) -> list[Any]:
-        call = self._scripts[script]
-        reply = await self._command(lambda: call(args=(self._namespace, generation, *args)))
+        reply = await self._command(
+            lambda: self._evalsha(self._scripts[script], (self._namespace, generation, *args))
+        )
         if not isinstance(reply, list) or not reply or reply[0] not in (0, 1):
             raise unavailable(ValueError("an unexpected reply"))
         return reply
 
+    async def _evalsha(self, script: AsyncScript, args: tuple[str, ...]) -> Any:
+        """One EVALSHA on a pooled connection, sent and read directly: redis-py's per-command
+        layers (retries, observability, argument checks) cost the session path as much as
+        the round trip itself (docs/benchmarks.md). Redis not knowing the script (a restart,
+        SCRIPT FLUSH) loads it and calls it again. A pooled connection that fails while
+        sending (the server dropped it) connects again once; any other failure drops the
+        connection and is the caller's."""
+        connection = await self._pool.get_connection()
+        try:
+            try:
+                await connection.send_command("EVALSHA", script.sha, 0, *args)
+            except RedisConnectionError:
+                await connection.disconnect()  # dropped while pooled: once more, reconnected
+                await connection.send_command("EVALSHA", script.sha, 0, *args)
+            try:
+                return await connection.read_response()
+            except NoScriptError:
+                return await self._load_and_eval(connection, script, args)
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await self._pool.release(connection)
+
+    @staticmethod
+    async def _load_and_eval(
+        connection: AbstractConnection, script: AsyncScript, args: tuple[str, ...]
+    ) -> Any:
+        await connection.send_command("SCRIPT", "LOAD", script.script)
+        await connection.read_response()
+        await connection.send_command("EVALSHA", script.sha, 0, *args)
+        return await connection.read_response()
+
     async def _command(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Make and await a redis-py call; every failure becomes StoreUnavailable."""
+        """Make and await a redis-py call within the wait (a free connection, the command and
+        its reply: one timer); every failure becomes StoreUnavailable. A call cut short drops
+        its connection (`_evalsha`, redis-py), so no late reply is read as another's."""
         if self._closed:
             raise StoreUnavailable("the store is closed")
         try:
-            return await call()
+            async with asyncio.timeout(self._wait_seconds), self._slots.held():
+                return await call()
         except (RedisError, OSError, UnicodeError) as error:
             raise unavailable(error) from error
 
