@@ -307,7 +307,7 @@ class RedisSessionStore:
         SCRIPT FLUSH) loads it and calls it again. A pooled connection that fails while
         sending (the server dropped it) connects again once; any other failure drops the
         connection and is the caller's."""
-        connection = await self._pool.get_connection()
+        connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             try:
                 await connection.send_command("EVALSHA", script.sha, 0, *args)
