@@ -12,11 +12,8 @@ Redis Cluster: its scripts reach keys they derive from the prefix.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
@@ -79,15 +76,10 @@ def parse_url(url: str) -> Location:
 
 
 def connection_pool(location: Location, *, wait_seconds: float) -> ConnectionPool:
-    """The store's pool of POOL_SIZE connections. Connecting is bounded by `wait_seconds`; the
-    store bounds each whole call (a free connection, the command, its reply) by the same, with
-    one timer (redis_sessions.py). A command whose connection broke is tried once more on a new
-    one (a pooled connection a restarted server dropped), a timeout is not tried again.
-
-    Not redis-py's BlockingConnectionPool, nor its per-read socket timeout: their checkout and
-    timers cost the session path a tenth of its time (an argument-checking wrapper, a
-    condition, two timers per call), so the store waits for a free connection itself (`Slots`),
-    which is nearly free when one is."""
+    """A store's pool of POOL_SIZE connections. Connecting is bounded by `wait_seconds`; the
+    link bounds each whole call by the same (redis_link.py: not BlockingConnectionPool, nor a
+    per-read socket timeout). A command whose connection broke is tried once more on a new
+    one (a pooled connection a restarted server dropped), a timeout is not tried again."""
     try:
         return ConnectionPool.from_url(
             location.url,
@@ -99,21 +91,6 @@ def connection_pool(location: Location, *, wait_seconds: float) -> ConnectionPoo
         )
     except (ValueError, TypeError) as error:
         raise ValueError(f"not a Redis session store URL: {type(error).__name__}") from None
-
-
-class Slots:
-    """At most POOL_SIZE calls at once on a store's pool (the caller bounds the wait)."""
-
-    def __init__(self) -> None:
-        self._free = asyncio.Semaphore(POOL_SIZE)
-
-    @asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        await self._free.acquire()  # returns at once while a connection is free
-        try:
-            yield
-        finally:
-            self._free.release()
 
 
 def describe(error: BaseException) -> str:

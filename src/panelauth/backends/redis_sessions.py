@@ -40,26 +40,22 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, Final, TypeVar
 
-from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
 
 from panelauth.backends import redis_scripts
-from panelauth.backends.redis_connect import Slots, connection_pool, parse_url, unavailable
+from panelauth.backends.redis_connect import parse_url, unavailable
+from panelauth.backends.redis_link import RedisLink
 from panelauth.clock import Clock
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import SettingStore
 from panelauth.errors import AlreadyExists, StoreUnavailable
 from panelauth.protocol.services import Service
 
-WAIT_TIMEOUT_MS: Final = 2000  # for a connection, a reply, a pooled connection
 EXPIRY_MARGIN: Final = 3600.0  # seconds a session's hash outlives its absolute expiry
 GENERATION_SETTING: Final = "session_generation"  # the durable store's copy of the generation
 LOCK_MS: Final = 5000  # how long a node may hold the renewal lock (if it dies holding it)
@@ -153,19 +149,19 @@ class RedisSessionStore:
         generations: SettingStore,
         busy_timeout_ms: int | None = None,
         expiry_margin: float = EXPIRY_MARGIN,
+        link: RedisLink | None = None,
     ) -> None:
-        self._location = parse_url(url)
+        self.link = (
+            link if link is not None else RedisLink(parse_url(url), busy_timeout_ms=busy_timeout_ms)
+        )
+        self._location = self.link.location
         self._namespace = self._location.namespace
         self._clock = clock
         self._generations = generations
         self._expiry_margin = max(0.0, expiry_margin)
-        wait_ms = WAIT_TIMEOUT_MS if busy_timeout_ms is None else max(0, int(busy_timeout_ms))
-        self._wait_seconds = max(wait_ms, 100) / 1000
-        self._pool = connection_pool(self._location, wait_seconds=self._wait_seconds)
-        self._slots = Slots()
-        self._client: Redis = Redis(connection_pool=self._pool)
+        self._wait_seconds = self.link.wait_seconds
         self._scripts: dict[str, AsyncScript] = {
-            name: self._client.register_script(getattr(redis_scripts, name))
+            name: self.link.script(getattr(redis_scripts, name))
             for name in (
                 "INSERT",
                 "GET",
@@ -183,7 +179,6 @@ class RedisSessionStore:
         }
         self._generation: str | None = None  # the generation this store holds (None: not yet)
         self._renewing = asyncio.Lock()
-        self._closed = False
 
     @property
     def prefix(self) -> str:
@@ -254,17 +249,10 @@ class RedisSessionStore:
 
     async def ping(self) -> None:
         """Whether Redis answers (readiness, the migrate step); StoreUnavailable if not."""
-        await self._command(self._client.ping)
+        await self.link.ping()
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._client.aclose()
-            await self._pool.disconnect()
-        except (RedisError, OSError) as error:
-            log.debug("closing the session store: %s", type(error).__name__)
+        await self.link.aclose()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -293,57 +281,10 @@ class RedisSessionStore:
         return self._read(single)
 
     async def _eval(self, script: str, generation: str, *args: str) -> list[Any]:
-        reply = await self._command(
-            lambda: self._evalsha(self._scripts[script], (self._namespace, generation, *args))
-        )
+        reply = await self.link.evalsha(self._scripts[script], self._namespace, generation, *args)
         if not isinstance(reply, list) or not reply or reply[0] not in (0, 1):
             raise unavailable(ValueError("an unexpected reply"))
         return reply
-
-    async def _evalsha(self, script: AsyncScript, args: tuple[str, ...]) -> Any:
-        """One EVALSHA on a pooled connection, sent and read directly: redis-py's per-command
-        layers (retries, observability, argument checks) cost the session path as much as
-        the round trip itself (docs/benchmarks.md). Redis not knowing the script (a restart,
-        SCRIPT FLUSH) loads it and calls it again. A pooled connection that fails while
-        sending (the server dropped it) connects again once; any other failure drops the
-        connection and is the caller's."""
-        connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
-        try:
-            try:
-                await connection.send_command("EVALSHA", script.sha, 0, *args)
-            except RedisConnectionError:
-                await connection.disconnect()  # dropped while pooled: once more, reconnected
-                await connection.send_command("EVALSHA", script.sha, 0, *args)
-            try:
-                return await connection.read_response()
-            except NoScriptError:
-                return await self._load_and_eval(connection, script, args)
-        except BaseException:
-            await connection.disconnect()
-            raise
-        finally:
-            await self._pool.release(connection)
-
-    @staticmethod
-    async def _load_and_eval(
-        connection: AbstractConnection, script: AsyncScript, args: tuple[str, ...]
-    ) -> Any:
-        await connection.send_command("SCRIPT", "LOAD", script.script)
-        await connection.read_response()
-        await connection.send_command("EVALSHA", script.sha, 0, *args)
-        return await connection.read_response()
-
-    async def _command(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Make and await a redis-py call within the wait (a free connection, the command and
-        its reply: one timer); every failure becomes StoreUnavailable. A call cut short drops
-        its connection (`_evalsha`, redis-py), so no late reply is read as another's."""
-        if self._closed:
-            raise StoreUnavailable("the store is closed")
-        try:
-            async with asyncio.timeout(self._wait_seconds), self._slots.held():
-                return await call()
-        except (RedisError, OSError, UnicodeError) as error:
-            raise unavailable(error) from error
 
     @staticmethod
     def _read(decode: Callable[[], T]) -> T:
@@ -390,7 +331,9 @@ class RedisSessionStore:
         """One node at a time renews (SET NX PX); waits `busy_timeout` at most."""
         key, token = self.key("generation", "lock"), secrets.token_hex(8)
         deadline = time.monotonic() + self._wait_seconds
-        while not await self._command(lambda: self._client.set(key, token, nx=True, px=LOCK_MS)):
+        while not await self.link.command(
+            lambda: self.link.client.set(key, token, nx=True, px=LOCK_MS)
+        ):
             if time.monotonic() > deadline:
                 raise StoreUnavailable("another node is renewing the session generation")
             await asyncio.sleep(0.01)
@@ -398,4 +341,4 @@ class RedisSessionStore:
             yield
         finally:
             unlock = self._scripts["UNLOCK"]
-            await self._command(lambda: unlock(keys=(key,), args=(token,)))
+            await self.link.command(lambda: unlock(keys=(key,), args=(token,)))
