@@ -232,6 +232,8 @@ def refusal_text(document: dict[str, Any]) -> str:
         return str(document["cpanelresult"].get("error", ""))
     if "status" in document:  # the flat UAPI result
         return " ".join(document.get("errors") or [])
+    if "result" in document:  # UAPI's result wrapped, from /json-api/cpanel (version 3)
+        return " ".join(document["result"].get("errors") or [])
     return str(document["metadata"].get("reason", ""))
 
 
@@ -307,17 +309,23 @@ async def test_every_cpanel_function_with_every_acl_through_both_proxies_over_ht
 
 
 @pytest.mark.parametrize("function", UAPI_FUNCTIONS, ids=lambda f: f"{f.module}-{f.name}")
-async def test_json_api_cpanel_does_not_reach_uapi(
+async def test_uapi_through_json_api_cpanel_needs_the_same_acls(
     state: ServerState, whm: TestClient[web.Request, None], function: Function
 ) -> None:
-    """`/json-api/cpanel` serves API 2 only: `apiversion=3` is refused for any caller."""
-    restricted = whm_token("root", await new_token(state, "root", frozenset({"acct-summary"})))
-    for headers in (basic("root", ROOT_PASSWORD), restricted):
+    """`/json-api/cpanel` with `apiversion=3` is one more route to UAPI: the same table."""
+    every_extra = frozenset({"cpanel-api", "passwd", "create-acct", "create-user-session"})
+    callers = [(basic("root", ROOT_PASSWORD), frozenset({"all"}))]
+    for granted in (frozenset({"acct-summary"}), frozenset({"cpanel-api"}), every_extra):
+        callers.append((whm_token("root", await new_token(state, "root", granted)), granted))
+    for headers, granted in callers:
         status, document = await cpanel_jsonapi(
             whm, headers, "bob", function.module, function.name, version="3"
         )
-        assert status == 404
-        assert document["cpanelresult"]["event"]["result"] == 0
+        assert (document["apiversion"], document["func"]) == (3, function.name)
+        if allowed(function, granted):
+            assert status == 200, (function.key, granted, document)
+        else:
+            assert_refused_for(status, document, first_missing(function, granted))
 
 
 # -- the issue's cases over HTTP -----------------------------------------------------------------

@@ -25,6 +25,9 @@ class Envelope(enum.Enum):
     UAPI = "uapi"  # /execute/<Module>/<fn>, flat
     API2 = "api2"  # /json-api/cpanel
     UAPI_CPANEL = "uapi_cpanel"  # UAPI through WHM, in WHM API 1's envelope (w§15.4)
+    # UAPI through /json-api/cpanel?cpanel_jsonapi_apiversion=3, the flat result under
+    # `result` beside apiversion, func and module (w§15.3)
+    UAPI_JSONAPI = "uapi_jsonapi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +69,17 @@ def render(outcome: Outcome, endpoint: Endpoint, service: Service) -> Answer:
         )
     elif envelope is Envelope.UAPI:
         document = _uapi_success(outcome)
+    elif envelope is Envelope.UAPI_JSONAPI:
+        document = envelopes.uapi_wrapped(endpoint.module, endpoint.name, _uapi_success(outcome))
     else:
         document = envelopes.whm1_success(endpoint.name, {"uapi": _uapi_success(outcome)})
     if session is None:
         return Answer(200, document, True)
     if envelope is not Envelope.API2:
-        # the client's old /cpsess token no longer works: it learns the new one here
-        document["metadata"]["security_token"] = session.session.security_token
+        # the client's old /cpsess token no longer works: it learns the new one here, in the
+        # UAPI result's metadata when the result is wrapped
+        holder = document["result"] if envelope is Envelope.UAPI_JSONAPI else document
+        holder["metadata"]["security_token"] = session.session.security_token
     cookie = set_cookie_header(service, session.cookie_value)
     return Answer(200, document, True, set_cookie=cookie)
 
@@ -97,6 +104,9 @@ def _failure(outcome: Outcome, error: PanelauthError, endpoint: Endpoint) -> Ans
     envelope = endpoint.envelope
     if envelope is Envelope.UAPI:
         document = envelopes.uapi_failure(*texts)
+    elif envelope is Envelope.UAPI_JSONAPI:
+        failure = envelopes.uapi_failure(*texts)
+        document = envelopes.uapi_wrapped(endpoint.module, endpoint.name, failure)
     elif envelope is Envelope.API2:
         document = envelopes.api2_failure(endpoint.module, endpoint.name, " ".join(texts))
     else:  # WHM API 1, and the request errors of applist and uapi_cpanel

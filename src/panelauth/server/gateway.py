@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 class Route(enum.Enum):
     WHM1 = "whm1"  # /json-api/<fn>
     UAPI = "uapi"  # /execute/<Module>/<fn>
-    CPANEL_JSONAPI = "cpanel"  # /json-api/cpanel (API 2)
+    CPANEL_JSONAPI = "cpanel"  # /json-api/cpanel (API 2, or UAPI with apiversion=3)
     UAPI_CPANEL = "uapi_cpanel"  # /json-api/uapi_cpanel (UAPI through WHM)
     XML = "xml"  # /xml-api/...: not served (w§1.6)
     HTML = "html"
@@ -63,8 +63,8 @@ class Route(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Target:
     route: Route
-    # the envelope of an error of the request; None for pages, and for API 2, whose names
-    # come from the query (see `_request_endpoint`)
+    # the envelope of an error of the request; None for pages, and for /json-api/cpanel,
+    # whose API and names come from the query (see `_request_endpoint`)
     endpoint: Endpoint | None = None
 
 
@@ -73,6 +73,10 @@ _XML = Target(Route.XML)
 _API2 = Target(Route.CPANEL_JSONAPI)
 _UAPI_CPANEL = Target(Route.UAPI_CPANEL, Endpoint(Envelope.UAPI_CPANEL, "", "uapi_cpanel"))
 _APPLIST = Endpoint(Envelope.APPLIST, "", "applist")
+# `cpanel_jsonapi_apiversion` on /json-api/cpanel: API 2 (the default) or UAPI (w§15.3)
+API2_VERSION = "2"
+UAPI_VERSION = "3"
+JSONAPI_VERSIONS = (API2_VERSION, UAPI_VERSION)
 API2_CONTROL = (
     "cpanel_jsonapi_module",
     "cpanel_jsonapi_func",
@@ -165,12 +169,13 @@ class Gateway:
             check_api_request(facts, require_ssl=self.shared.value.require_ssl)
             # 2. authentication: one answer for every failure (w§2.0)
             identity = await self.state.authenticator.authenticate(facts)
-            # 3. parameters; a cPanel token reaches UAPI and API 2 only (w§2.4)
+            # 3. parameters; a cPanel token reaches UAPI and API 2 only, whichever path carries
+            # them: /execute, or /json-api/cpanel with version 2 or 3 (w§2.4)
             params = await self._params(request, facts)
             if route is not Route.UAPI:
-                api2 = route is Route.CPANEL_JSONAPI
-                api2 = api2 and params.get("cpanel_jsonapi_apiversion", "2") == "2"
-                check_token_scope(identity, uapi_or_api2=api2)
+                version = params.get("cpanel_jsonapi_apiversion", API2_VERSION)
+                uapi_or_api2 = route is Route.CPANEL_JSONAPI and version in JSONAPI_VERSIONS
+                check_token_scope(identity, uapi_or_api2=uapi_or_api2)
             # 4. every check passed: only now is the login recorded (CV-10)
             self._logged_in(identity, facts, at)
             # 5. routing, authorisation and the function (api/dispatch)
@@ -268,31 +273,43 @@ class Gateway:
             )
             return outcome, endpoint
         if route is Route.CPANEL_JSONAPI:
-            return await self._cpanel_jsonapi(identity, params, address)
+            return await self._cpanel_jsonapi(identity, params, address, host)
         assert endpoint is not None
         if self.service is not Service.WHM:
             raise FunctionNotFound()
         return await self._uapi_cpanel(identity, params, address, host), endpoint
 
     async def _cpanel_jsonapi(
-        self, identity: Identity, params: Params, address: str
+        self, identity: Identity, params: Params, address: str, host: str
     ) -> tuple[Outcome, Endpoint]:
-        """`/json-api/cpanel`: API 2 on a cPanel/Webmail port or through WHM (w§15.3)."""
+        """`/json-api/cpanel`: API 2 (version 2 or none) or UAPI (version 3), on a cPanel or
+        Webmail port or through WHM (w§15.3); the same rights as `/execute` and `uapi_cpanel`
+        for UAPI, as the API 2 path for API 2, since both go through `Dispatcher.cpanel`."""
         module = params.get("cpanel_jsonapi_module", "")
         function = params.get("cpanel_jsonapi_func", "")
-        version = params.get("cpanel_jsonapi_apiversion", "2")
+        version = params.get("cpanel_jsonapi_apiversion", API2_VERSION)
         user = params.get("cpanel_jsonapi_user", "") or None
-        endpoint = Endpoint(Envelope.API2, module, function)
-        if version != "2":
-            only_api2 = FunctionNotFound(
-                "Only cPanel API 2 (cpanel_jsonapi_apiversion=2) is served."
+        if version == UAPI_VERSION:
+            api, endpoint = Api.UAPI, Endpoint(Envelope.UAPI_JSONAPI, module, function)
+        else:
+            api, endpoint = Api.API2, Endpoint(Envelope.API2, module, function)
+        if version == "1":
+            legacy = FunctionNotFound(
+                "cPanel API 1 (cpanel_jsonapi_apiversion=1) is not served;"
+                " use 2 (cPanel API 2) or 3 (UAPI)."
             )
-            return Outcome(error=only_api2), endpoint
+            return Outcome(error=legacy), endpoint
+        if version not in JSONAPI_VERSIONS:
+            unknown = BadRequest(
+                f"Unsupported cpanel_jsonapi_apiversion: {version[:16]};"
+                " use 2 (cPanel API 2) or 3 (UAPI)."
+            )
+            return Outcome(error=unknown), endpoint
         if not module or not function:
             missing = InvalidArgument("cpanel_jsonapi_module and cpanel_jsonapi_func are required.")
             return Outcome(error=missing), endpoint
         outcome = await self.state.dispatcher.cpanel(
-            Api.API2,
+            api,
             identity,
             self.service,
             module,
@@ -300,6 +317,9 @@ class Gateway:
             params.without(*API2_CONTROL),
             client_address=address,
             acting_user=user,
+            # the Host as sent: read only by a function that hands out a URL (SS-8)
+            host=host,
+            port_offset=self.port_offset,
         )
         return outcome, endpoint
 
@@ -432,11 +452,15 @@ def _peer_address(peer: str) -> str:
 
 
 def _request_endpoint(request: web.BaseRequest) -> Endpoint:
-    """API 2's envelope for an error of the request: the names it asked for, from the query
+    """The envelope of `/json-api/cpanel` for an error of the request: UAPI's wrapped result
+    if the query asks for version 3, else API 2's; the names it asked for, from the query
     only, shortened (they are echoed, never parsed as arguments)."""
     query = request.rel_url.query
     module = query.get("cpanel_jsonapi_module", "")[:64]
-    return Endpoint(Envelope.API2, module, query.get("cpanel_jsonapi_func", "")[:64])
+    function = query.get("cpanel_jsonapi_func", "")[:64]
+    if query.get("cpanel_jsonapi_apiversion") == UAPI_VERSION:
+        return Endpoint(Envelope.UAPI_JSONAPI, module, function)
+    return Endpoint(Envelope.API2, module, function)
 
 
 def _client_gone(request: web.BaseRequest) -> bool:
