@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from panelauth.api.registry import Registry
@@ -11,6 +11,7 @@ from panelauth.core.accounts import Accounts
 from panelauth.core.audit import AccountingLog
 from panelauth.core.bruteforce import BruteForceGuard
 from panelauth.core.credential_changes import AccountChanges, CredentialChanges
+from panelauth.core.events import EventBus
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
@@ -39,6 +40,8 @@ class Runtime:
     # the shared decision settings this worker decides with (core/shared_settings.py); None:
     # a view of `store` over `settings` is made here (one-shot callers and tests)
     shared_settings: SharedSettingsView | None = None
+    # account and domain events, to the plugins that subscribe (core/events.py)
+    events: EventBus = field(default_factory=EventBus)
 
     def __post_init__(self) -> None:
         if self.shared_settings is None:
@@ -60,7 +63,9 @@ class Runtime:
 
     def account_changes(self) -> AccountChanges:
         """Suspension and removal, with their session ends and records."""
-        return AccountChanges(self.store, self.sessions, self.two_factor, self.accounting)
+        return AccountChanges(
+            self.store, self.sessions, self.two_factor, self.accounting, self.events
+        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,8 @@ class CallContext:
 
     def accounts(self) -> Accounts:
         """Account lifecycle rules over this call's store, hasher and clock."""
-        return Accounts(self.runtime.store, self.runtime.passwords, self.runtime.clock)
+        runtime = self.runtime
+        return Accounts(runtime.store, runtime.passwords, runtime.clock, runtime.events)
 
     def acting_account(self) -> Account:
         if self.account is None:

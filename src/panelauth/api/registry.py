@@ -25,6 +25,15 @@ class Api(enum.Enum):
     UAPI = "uapi"
     API2 = "api2"
 
+    @property
+    def title(self) -> str:
+        """The API's name as cPanel's documentation writes it."""
+        return _API_TITLES[self]
+
+
+_API_TITLES = {Api.WHM1: "WHM API 1", Api.UAPI: "UAPI", Api.API2: "API 2"}
+BUILT_IN = "built-in"  # Function.source of panelauth's own functions
+
 
 # what a function returns when it has more than data: a WHM reason, raw output, UAPI messages,
 # a rotated session
@@ -61,6 +70,10 @@ class Function:
     changes_accounts: bool = False
     # cPanel: whether it sets (or creates with) a password; must be declared (None = undeclared)
     sets_password: bool | None = None
+    # who serves it: "built-in", or "plugin <name>" (panelauth.extension)
+    source: str = BUILT_IN
+    # whether it changes anything (declared by plugins; None: not declared, the built-ins)
+    changes_state: bool | None = None
 
     def __post_init__(self) -> None:
         if self.api is not Api.WHM1 and self.sets_password is None:
@@ -69,6 +82,10 @@ class Function:
     @property
     def key(self) -> tuple[Api, str, str]:
         return (self.api, self.module, self.name)
+
+    @property
+    def label(self) -> str:
+        return function_label(self.api, self.module, self.name)
 
     @property
     def whm_token_acls(self) -> tuple[str, ...]:
@@ -84,13 +101,30 @@ class Function:
         return (CPANEL_API_ACL, *sorted(extra))
 
 
+def function_label(api: Api, module: str, name: str) -> str:
+    """`WHM API 1 listaccts`, `UAPI Email::list_pops`, `API 2 ZoneEdit::fetchzones`."""
+    return f"{api.title} {f'{module}::' if module else ''}{name}"
+
+
+class DuplicateFunction(ValueError):
+    """Two sources claim one function; the message names both."""
+
+    def __init__(self, served: Function, claimant: Function) -> None:
+        super().__init__(
+            f"{claimant.label} is claimed by {claimant.source}, "
+            f"but {served.source} already serves it"
+        )
+        self.served, self.claimant = served, claimant
+
+
 class Registry:
     def __init__(self) -> None:
         self._functions: dict[tuple[Api, str, str], Function] = {}
 
     def add(self, function: Function) -> None:
-        if function.key in self._functions:
-            raise ValueError(f"registered twice: {function.key}")
+        served = self._functions.get(function.key)
+        if served is not None:
+            raise DuplicateFunction(served, function)
         self._functions[function.key] = function
 
     def include(self, other: Registry) -> None:
@@ -105,6 +139,10 @@ class Registry:
         return sorted(
             (f for f in self._functions.values() if f.api is api), key=lambda f: (f.module, f.name)
         )
+
+    def every(self) -> list[Function]:
+        """Every function of every API: WHM API 1, then UAPI, then API 2, each by name."""
+        return [function for api in Api for function in self.all(api)]
 
     def whm1(
         self, name: str, *, acl: str | None = None, changes_accounts: bool = False

@@ -1,5 +1,5 @@
 """`panelauth`: init, migrate, serve, whmapi1, uapi, token, accesshash, twofactor, sessions,
-cert, export, import.
+cert, export, import, functions.
 
 No traceback reaches a user: every failure is one `Error: ...` line on stderr and exit status 1
 (`PanelauthGroup`). Commands other than `init` and `serve` need an initialised data directory
@@ -24,8 +24,10 @@ from panelauth.backends import open_store
 from panelauth.cli import remote
 from panelauth.cli import sso as sso_cli
 from panelauth.cli import twofactor as tfa_cli
+from panelauth.cli.functions import functions_command
 from panelauth.cli.hulk import hulk
 from panelauth.cli.local import render, run_uapi, run_whmapi1
+from panelauth.cli.plugins import prepare_plugins
 from panelauth.cli.tokens import convert_access_hash, table, token_call, token_rows
 from panelauth.cli.transfer import export_command, import_command
 from panelauth.clock import SystemClock
@@ -151,9 +153,12 @@ def init(data_dir: DataDir) -> None:
 @cli.command()
 @pass_store_dir
 def migrate(data_dir: DataDir) -> None:
-    """Bring the store's schema up to date (init and serve also do it); prints the versions."""
+    """Bring the store's schema, and the enabled plugins' storage, up to date (serve also does
+    both, init the schema); prints the versions."""
     before, after = asyncio.run(migrate_store(data_dir, SystemClock()))
     click.echo(f"{data_dir.store_label}: schema version {before} -> {after}.")
+    for name, version in asyncio.run(prepare_plugins(data_dir)):
+        click.echo(f"plugin {name}: storage version {version}.")
 
 
 @cli.command("serve")
@@ -196,6 +201,7 @@ def serve_command(
         raise click.UsageError("--cert and --key go together.")
     _initialise(data_dir, announce_unchanged=False)
     _refuse_a_skewed_clock(data_dir)
+    asyncio.run(prepare_plugins(data_dir))  # before any port: a plugin refused stops us here
     sys.exit(serve(ServeOptions(data_dir, host, port_offset, workers, cert, key)))
 
 
@@ -542,6 +548,7 @@ def sessions_kill(data_dir: DataDir, user: str | None, session_id: str | None, e
 
 
 cli.add_command(hulk)
+cli.add_command(functions_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
 

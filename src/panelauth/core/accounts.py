@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from panelauth.clock import Clock
 from panelauth.core.acls import ACL_NAMES
+from panelauth.core.events import AccountCreated, DomainAdded, EventBus
 from panelauth.core.models import ROOT, Account, Mailbox
 from panelauth.core.passwords import HashingPool, validate_new_password
 from panelauth.core.stores import Store
@@ -24,10 +25,17 @@ from panelauth.secret import Secret
 
 
 class Accounts:
-    def __init__(self, store: Store, passwords: HashingPool, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        passwords: HashingPool,
+        clock: Clock,
+        events: EventBus | None = None,  # None: nobody listens (init, tests)
+    ) -> None:
         self._store = store
         self._passwords = passwords
         self._clock = clock
+        self._events = events or EventBus()
 
     async def create_root(self, password: str) -> Account:
         password_hash = await self._passwords.hash(validate_new_password(password))
@@ -72,6 +80,7 @@ class Accounts:
             await self._store.insert_account(account)
         except AlreadyExists:
             raise AlreadyExists(f"The account “{user}” or domain “{domain}” exists.") from None
+        await self._events.publish(AccountCreated(user, domain, owner), DomainAdded(user, domain))
         return account
 
     async def change_password(self, user: str, password: Secret | str) -> None:

@@ -16,6 +16,13 @@ from panelauth.clock import Clock
 from panelauth.core.access_hash import write_access_hash_file
 from panelauth.core.accounts import Accounts
 from panelauth.core.audit import AccountingLog
+from panelauth.core.events import (
+    AccountRemoved,
+    AccountSuspended,
+    AccountUnsuspended,
+    DomainRemoved,
+    EventBus,
+)
 from panelauth.core.models import Account
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import PASSWORD_CHANGE, Created, SessionManager
@@ -245,7 +252,8 @@ class CredentialChanges:
 
 
 class AccountChanges:
-    """Suspension and removal: the account's sessions end here (PW-8), with the record."""
+    """Suspension and removal: the account's sessions end here (PW-8), with the record and
+    the event."""
 
     def __init__(
         self,
@@ -253,11 +261,13 @@ class AccountChanges:
         sessions: SessionManager,
         two_factor: TwoFactor,
         accounting: AccountingLog,
+        events: EventBus | None = None,  # None: nobody listens
     ) -> None:
         self._store = store
         self._sessions = sessions
         self._two_factor = two_factor
         self._accounting = accounting
+        self._events = events or EventBus()
 
     async def suspend(self, user: str, reason: str, *, actor: str, address: str | None) -> None:
         """Every credential of `user` is refused from now on; its sessions end (`suspend`)."""
@@ -265,23 +275,29 @@ class AccountChanges:
             raise NotFound(f"The account “{user}” does not exist.")
         await self._sessions.purge_user(user, "suspend", address=address)
         self._accounting.record("SUSPEND", actor, user, reason)
+        await self._events.publish(AccountSuspended(user, reason))
 
     async def unsuspend(self, user: str, *, actor: str) -> None:
         """Nothing else changes: the sessions ended at suspension stay ended."""
         if not await self._store.set_suspended(user, False, ""):
             raise NotFound(f"The account “{user}” does not exist.")
         self._accounting.record("UNSUSPEND", actor, user)
+        await self._events.publish(AccountUnsuspended(user))
 
     async def remove_account(self, user: str, *, actor: str, address: str | None) -> None:
         """Remove the account with its mailboxes and tokens (the store cascades), its and its
         mailboxes' second factors, and end their sessions (`killacct`)."""
+        account = await self._store.get_account(user)  # its domain and owner, for the events
         mailboxes = await self._store.list_mailboxes(user)
-        if not await self._store.delete_account(user):
+        if account is None or not await self._store.delete_account(user):
             raise NotFound(f"The account “{user}” does not exist.")
         for identity in [user, *(mailbox.address for mailbox in mailboxes)]:
             await self._two_factor.remove(identity)
         await self._sessions.purge_user(user, "killacct", address=address)
         self._accounting.record("REMOVE", actor, user)
+        await self._events.publish(
+            DomainRemoved(user, account.domain), AccountRemoved(user, account.domain, account.owner)
+        )
 
     async def remove_mailbox(self, address: str, *, actor: str, client: str | None) -> None:
         """Remove a mailbox, its second factor and its Webmail sessions (`kill`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import socket
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from panelauth.core.passwords import Argon2Parameters
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# an entry-point name as panelauth.extension.Plugin accepts it
+_PLUGIN_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 
 class ConfigError(ValueError):
@@ -65,6 +68,8 @@ class Settings:
     store_cache_entries: int = 10_000
     # FT-10: the most this node's clock may differ from the store server's (at start: refused)
     max_clock_skew_seconds: float = 5.0
+    # the plugins served: names of installed `panelauth.functions` entry points (docs/extending.md)
+    plugins: tuple[str, ...] = ()
 
     def public_host(self, requested: str | None) -> str:
         """`requested` (a Host header: name, optional port) if it is one of this server's names,
@@ -115,6 +120,7 @@ SETTING_HELP: dict[str, str] = {
     "store_cache_entries": "accounts, tokens and sessions cached per worker, each (0: no cache)",
     "max_clock_skew_seconds": "the most this node's clock may differ from a shared store's "
     "(more: it refuses to start, and logs an error every minute while running)",
+    "plugins": "plugins to serve, by entry-point name (group panelauth.functions); none if empty",
 }
 # settings whose default is None accept `null`, which means that default
 _NULLABLE = frozenset(f.name for f in fields(Settings) if f.default is None)
@@ -188,6 +194,8 @@ def settings_from_mapping(raw: dict[str, Any]) -> Settings:
                 raise ConfigError(f"trusted_proxies: {error}") from None
         elif key == "argon2":
             values[key] = _argon2(value)
+        elif key == "plugins":
+            values[key] = _plugin_names(value)
         else:
             raise ConfigError(f"unknown setting: {key}")
     _check_ranges(values)
@@ -216,6 +224,17 @@ def _argon2(value: Any) -> Argon2Parameters:
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             raise ConfigError(f"argon2.{name}: expected a positive integer")
     return Argon2Parameters(**value)
+
+
+def _plugin_names(value: Any) -> tuple[str, ...]:
+    names = _strings("plugins", value)
+    for name in names:
+        if not _PLUGIN_NAME.fullmatch(name):
+            raise ConfigError(f"plugins: “{name[:64]}” is not a plugin name (a-z, 0-9, _ and -)")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"plugins: “{duplicates[0]}” is listed twice")
+    return tuple(names)
 
 
 def _strings(key: str, value: Any) -> list[str]:

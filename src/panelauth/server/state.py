@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from panelauth.api.catalog import build_registry
 from panelauth.api.context import Runtime
 from panelauth.api.dispatch import Dispatcher
 from panelauth.backends import open_store
@@ -26,6 +25,9 @@ from panelauth.core.settings import Settings
 from panelauth.core.shared_settings import SharedSettingsView
 from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.core.two_factor import TwoFactor
+from panelauth.extension.catalog import build_registry
+from panelauth.extension.hooks import CertificateSource, certificate_source, event_bus
+from panelauth.extension.loading import load_plugins
 from panelauth.protocol import logformat, sessionlog
 from panelauth.protocol.services import Service
 from panelauth.protocol.sessionlog import Origin, SessionLogLayout
@@ -173,6 +175,8 @@ class ServerState:
     login_log: LoginLog
     audit: AuditLog
     log_files: tuple[LogFile, ...] = ()  # flushed and closed by `aclose`
+    # the enabled plugins' certificates by TLS server name (extension/hooks.py); None: none
+    certificates: CertificateSource | None = None
 
     @property
     def sessions(self) -> SessionManager:
@@ -232,6 +236,8 @@ async def build_state(
     system clock TOTP codes are checked against (FT-9). `log_flush_interval` > 0 buffers the
     log lines that long at most (the server; server/logfiles.py); 0 writes each at once.
     """
+    plugins = load_plugins(settings.plugins)  # a plugin that cannot be served stops us here
+    registry = build_registry(plugins)
     store = await open_store(
         data_dir.store_url,
         data_dir.session_store_url,
@@ -244,7 +250,6 @@ async def build_state(
         threads=settings.hashing_threads,
         max_pending=settings.hashing_max_pending,
     )
-    registry = build_registry()
     logs = data_dir.logs
     log_files = {
         name: LogFile(logs / name, flush_interval=log_flush_interval)
@@ -282,6 +287,7 @@ async def build_state(
         two_factor,
         guard,
         shared,
+        event_bus(plugins, store, clock),
     )
     cache = CredentialCache(
         clock,
@@ -302,4 +308,5 @@ async def build_state(
         login_log=LoginLog(log_files["login_log"], clock),
         audit=AuditLog(JsonLinesLog(log_files["audit_log"]), clock),
         log_files=tuple(log_files.values()),
+        certificates=certificate_source(plugins, store, clock),
     )
