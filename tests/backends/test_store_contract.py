@@ -12,6 +12,7 @@ fresh key prefix per test, the rest in the durable store.
 from __future__ import annotations
 
 import ast
+import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -44,7 +45,7 @@ from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import AccessHash, SealedSecret, StepUse, Store, UsedStep
 from panelauth.core.tokens import ApiToken, TokenKind
-from panelauth.errors import AlreadyExists, PanelauthError, StoreUnavailable
+from panelauth.errors import AlreadyExists, InvalidArgument, PanelauthError, StoreUnavailable
 from panelauth.protocol.services import Service
 
 HASH = "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
@@ -1692,3 +1693,214 @@ async def test_store_time_is_the_store_servers_clock(backend: Backend, store: St
         # the test server runs on this machine: its clock is this one, give or take a little
         assert found is not None
         assert before - 0.5 < found < after + 0.5
+
+
+# -- plugins' own records (extension/storage.py) ------------------------------------------------
+
+
+async def test_a_plugin_record_is_put_replaced_and_deleted(store: Store) -> None:
+    assert await store.get_plugin_record("dns", "zones", "a.example") is None
+    await store.put_plugin_record("dns", "zones", "a.example", '{"serial": 1}')
+    await store.put_plugin_record("dns", "zones", "a.example", '{"serial": 2}')
+    assert await store.get_plugin_record("dns", "zones", "a.example") == '{"serial": 2}'
+    assert await store.delete_plugin_record("dns", "zones", "a.example")
+    assert not await store.delete_plugin_record("dns", "zones", "a.example")
+    assert await store.get_plugin_record("dns", "zones", "a.example") is None
+
+
+async def test_a_plugin_value_comes_back_exactly_as_put(store: Store) -> None:
+    text = (
+        '{ "b": [1, 2.50, null],\n  "a": "caf\\u00e9 日本 \\ud83d\\ude00 😀", "big": "'
+        + "x" * 70_000
+        + '" }'
+    )
+    await store.put_plugin_record("dns", "zones", "k", text)
+    assert await store.get_plugin_record("dns", "zones", "k") == text
+
+
+async def test_plugin_records_are_separate_per_namespace_and_collection(store: Store) -> None:
+    for namespace, collection in [("dns", "zones"), ("dns", "certs"), ("ssl", "zones")]:
+        await store.put_plugin_record(namespace, collection, "k", f'"{namespace}/{collection}"')
+    assert await store.get_plugin_record("dns", "certs", "k") == '"dns/certs"'
+    assert await store.get_plugin_record("ssl", "zones", "k") == '"ssl/zones"'
+    assert await store.delete_plugin_record("dns", "zones", "k")
+    assert await store.get_plugin_record("dns", "certs", "k") == '"dns/certs"'
+    assert await store.list_plugin_records("ssl", "zones") == [("k", '"ssl/zones"')]
+
+
+# in code point order, which SQLite's BINARY and PostgreSQL's "C" both follow
+PLUGIN_KEYS = ["B", "a", "a b", "a.b", "ab", "z", "é", "éa", "ÿ", "日本", "日本語", "\U0001f600"]
+
+
+async def test_plugin_records_are_listed_by_code_point_with_a_prefix(store: Store) -> None:
+    for index, key in enumerate(reversed(PLUGIN_KEYS)):
+        await store.put_plugin_record("dns", "zones", key, str(index))
+    await store.put_plugin_record("dns", "other", "a0", "0")
+    listed = await store.list_plugin_records("dns", "zones")
+    assert [key for key, _ in listed] == sorted(PLUGIN_KEYS) == PLUGIN_KEYS
+    assert dict(listed)["ab"] == str(list(reversed(PLUGIN_KEYS)).index("ab"))
+    for prefix in ["a", "é", "日本", "ÿ", "\U0001f600", "q", "a.", "日本語x"]:
+        keys = [k for k, _ in await store.list_plugin_records("dns", "zones", prefix=prefix)]
+        assert keys == [k for k in PLUGIN_KEYS if k.startswith(prefix)], prefix
+
+
+async def test_plugin_records_are_listed_a_page_at_a_time(store: Store) -> None:
+    for key in PLUGIN_KEYS:
+        await store.put_plugin_record("dns", "zones", key, "true")
+    pages: list[list[str]] = []
+    after = ""
+    while page := await store.list_plugin_records("dns", "zones", after=after, limit=5):
+        pages.append([key for key, _ in page])
+        after = page[-1][0]
+    assert pages == [PLUGIN_KEYS[0:5], PLUGIN_KEYS[5:10], PLUGIN_KEYS[10:]]
+    within = await store.list_plugin_records("dns", "zones", prefix="a", after="a b", limit=2)
+    assert [key for key, _ in within] == ["a.b", "ab"]
+
+
+async def test_a_plugin_record_is_seen_at_once_by_another_worker(
+    store: Store, other_worker: Store
+) -> None:
+    assert await other_worker.get_plugin_record("dns", "zones", "k") is None
+    await store.put_plugin_record("dns", "zones", "k", "1")
+    assert await other_worker.get_plugin_record("dns", "zones", "k") == "1"  # never cached
+    assert await other_worker.delete_plugin_record("dns", "zones", "k")
+    assert await store.list_plugin_records("dns", "zones") == []
+
+
+async def test_a_plugin_version_moves_by_compare_and_set_only(store: Store) -> None:
+    assert await store.get_plugin_version("dns") == 0
+    assert not await store.set_plugin_version("dns", 1, 2)  # it is 0, not 1
+    assert await store.set_plugin_version("dns", 0, 1)
+    assert not await store.set_plugin_version("dns", 0, 5)  # it is 1 now
+    assert await store.set_plugin_version("dns", 1, 3)
+    assert await store.get_plugin_version("dns") == 3
+    assert await store.get_plugin_version("ssl") == 0  # per namespace
+    assert await store.set_plugin_version("dns", 3, 0)  # back to 0 is a version like any
+    assert await store.set_plugin_version("dns", 0, 4)
+    assert await store.get_plugin_version("dns") == 4
+
+
+@pytest.mark.parametrize("expected", [0, 1])
+async def test_of_workers_moving_one_version_at_once_only_one_succeeds(
+    store: Store, other_worker: Store, expected: int
+) -> None:
+    if expected:
+        assert await store.set_plugin_version("dns", 0, expected)
+    workers = [store, other_worker] * 3
+    results = await asyncio.gather(
+        *(w.set_plugin_version("dns", expected, 10 + n) for n, w in enumerate(workers))
+    )
+    assert sum(results) == 1
+    assert await other_worker.get_plugin_version("dns") == 10 + results.index(True)
+
+
+async def test_plugin_records_and_versions_roll_back_with_a_transaction(store: Store) -> None:
+    await store.put_plugin_record("dns", "zones", "kept", "1")
+    with pytest.raises(RuntimeError, match="stop"):
+        async with store.transaction():
+            assert await store.set_plugin_version("dns", 0, 1)
+            await store.put_plugin_record("dns", "zones", "new", "2")
+            assert await store.delete_plugin_record("dns", "zones", "kept")
+            raise RuntimeError("stop")
+    assert await store.get_plugin_version("dns") == 0
+    assert await store.list_plugin_records("dns", "zones") == [("kept", "1")]
+
+
+BAD_PLUGIN_TEXTS = ["", "a\r\nb", "a\nb", "nul\x00", "tab\t", "sep\u2028", "bidi\u202e", "\x7f"]
+
+
+@pytest.mark.parametrize("bad", [*BAD_PLUGIN_TEXTS, "n" * 65], ids=repr)
+@pytest.mark.parametrize("field", ["namespace", "collection"])
+async def test_a_bad_plugin_namespace_or_collection_is_refused(
+    store: Store, field: str, bad: str
+) -> None:
+    namespace, collection = (bad, "zones") if field == "namespace" else ("dns", bad)
+    with pytest.raises(InvalidArgument, match=field):
+        await store.put_plugin_record(namespace, collection, "k", "1")
+    with pytest.raises(InvalidArgument, match=field):
+        await store.get_plugin_record(namespace, collection, "k")
+    with pytest.raises(InvalidArgument, match=field):
+        await store.list_plugin_records(namespace, collection)
+    if field == "namespace":
+        with pytest.raises(InvalidArgument, match=field):
+            await store.set_plugin_version(namespace, 0, 1)
+        with pytest.raises(InvalidArgument, match=field):
+            await store.get_plugin_version(namespace)
+
+
+@pytest.mark.parametrize("bad", [*BAD_PLUGIN_TEXTS, "k" * 513], ids=repr)
+async def test_a_bad_plugin_key_is_refused_and_nothing_stored(store: Store, bad: str) -> None:
+    with pytest.raises(InvalidArgument, match="key"):
+        await store.put_plugin_record("dns", "zones", bad, "1")
+    with pytest.raises(InvalidArgument, match="key"):
+        await store.delete_plugin_record("dns", "zones", bad)
+    if bad:  # an empty prefix or position is "from the start"
+        with pytest.raises(InvalidArgument):
+            await store.list_plugin_records("dns", "zones", prefix=bad)
+        with pytest.raises(InvalidArgument):
+            await store.list_plugin_records("dns", "zones", after=bad)
+    assert await store.list_plugin_records("dns", "zones") == []
+
+
+async def test_the_longest_plugin_names_and_keys_are_kept(store: Store) -> None:
+    namespace, collection, key = "n" * 64, "c" * 64, "日" * 512
+    await store.put_plugin_record(namespace, collection, key, "1")
+    assert await store.list_plugin_records(namespace, collection) == [(key, "1")]
+    assert await store.set_plugin_version(namespace, 0, 2**31 - 1)
+    assert await store.get_plugin_version(namespace) == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ('"' + "x" * (stores.PLUGIN_VALUE_BYTES - 1) + '"', "bytes"),  # 1 MiB and 1 byte
+        ('"' + "é" * (stores.PLUGIN_VALUE_BYTES // 2) + '"', "bytes"),  # in UTF-8, not chars
+        ("{", "JSON"),
+        ("", "JSON"),
+        ("NaN", "JSON"),
+        ('{"a": Infinity}', "JSON"),
+        ("'single'", "JSON"),
+        ('"\ud800"', "UTF-8"),  # a lone surrogate, not one escaped in JSON
+    ],
+    ids=[
+        "over 1 MiB",
+        "over 1 MiB in UTF-8",
+        "cut",
+        "empty",
+        "NaN",
+        "Infinity",
+        "quotes",
+        "surrogate",
+    ],
+)
+async def test_a_bad_plugin_value_is_refused_and_nothing_stored(
+    store: Store, value: str, reason: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=reason):
+        await store.put_plugin_record("dns", "zones", "k", value)
+    assert await store.get_plugin_record("dns", "zones", "k") is None
+
+
+async def test_a_plugin_value_of_exactly_1_mib_is_kept(store: Store) -> None:
+    value = '"' + "x" * (stores.PLUGIN_VALUE_BYTES - 2) + '"'
+    await store.put_plugin_record("dns", "zones", "k", value)
+    assert await store.get_plugin_record("dns", "zones", "k") == value
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.list_plugin_records("dns", "zones", limit=0),
+        lambda s: s.list_plugin_records("dns", "zones", limit=stores.PLUGIN_PAGE_RECORDS + 1),
+        lambda s: s.set_plugin_version("dns", -1, 1),
+        lambda s: s.set_plugin_version("dns", 0, 2**31),
+        lambda s: s.set_plugin_version("dns", 0, True),
+    ],
+    ids=["limit 0", "limit over a page", "negative", "over 2**31-1", "a bool"],
+)
+async def test_a_bad_plugin_page_or_version_is_refused(
+    store: Store, call: Callable[[Store], Awaitable[object]]
+) -> None:
+    with pytest.raises(InvalidArgument):
+        await call(store)
+    assert await store.get_plugin_version("dns") == 0

@@ -12,6 +12,7 @@ import json
 from panelauth.backends import records
 from panelauth.backends.postgresql_base import WAIT_TIMEOUT_MS
 from panelauth.backends.postgresql_brute_force import BruteForceTables
+from panelauth.backends.postgresql_plugins import PluginTables
 from panelauth.backends.postgresql_sessions import SessionTables
 from panelauth.backends.postgresql_tokens import TokenTables
 from panelauth.backends.postgresql_two_factor import TwoFactorTables
@@ -28,7 +29,7 @@ _MAILBOX_COLUMNS = (
 )
 
 
-class PostgresqlStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables):
+class PostgresqlStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables, PluginTables):
     """Every store contract on one PostgreSQL schema (see postgresql_base for the plumbing)."""
 
     # -- accounts ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from panelauth.backends.redis_sessions import RedisSessionStore
+from panelauth.backends.split_plugins import DurablePluginRecords
 from panelauth.core.hulk import AddressStanding, Block, Failure, HulkView, Limits, ListName
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session
@@ -35,7 +36,7 @@ from panelauth.core.stores import AccessHash, SealedSecret, StepUse, Store, Used
 from panelauth.core.tokens import ApiToken, TokenKind
 
 
-class SplitStore:
+class SplitStore(DurablePluginRecords):
     """Every store contract: SessionStore's on `sessions`, the rest on `durable`."""
 
     def __init__(self, durable: Store, sessions: RedisSessionStore) -> None:

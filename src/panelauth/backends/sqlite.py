@@ -9,6 +9,7 @@ from panelauth.backends import records
 from panelauth.backends.sqlite_base import BUSY_TIMEOUT_MS
 from panelauth.backends.sqlite_brute_force import BruteForceTables
 from panelauth.backends.sqlite_cache import MISSING
+from panelauth.backends.sqlite_plugins import PluginTables
 from panelauth.backends.sqlite_sessions import SessionTables
 from panelauth.backends.sqlite_tokens import TokenTables
 from panelauth.backends.sqlite_two_factor import TwoFactorTables
@@ -26,7 +27,7 @@ _MAILBOX_COLUMNS = (
 )
 
 
-class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables):
+class SqliteStore(TokenTables, SessionTables, TwoFactorTables, BruteForceTables, PluginTables):
     """Every store contract on one SQLite database (see sqlite_base for the plumbing)."""
 
     # -- accounts ---------------------------------------------------------------------------

@@ -35,10 +35,11 @@ as they are through TransferStore, inside one `transaction()`. The store's own c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from panelauth.core.hulk import (
     AddressStanding,
@@ -51,6 +52,7 @@ from panelauth.core.hulk import (
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session
 from panelauth.core.tokens import ApiToken, TokenKind
+from panelauth.errors import InvalidArgument
 
 
 class AccountStore(Protocol):
@@ -295,6 +297,130 @@ class BruteForceStore(SettingStore, Protocol):
     async def delete_list_entries(self, list_name: ListName, networks: Sequence[str]) -> int: ...
 
 
+# -- plugins' own records (extension/storage.py) ----------------------------------------------
+
+PLUGIN_NAME_CHARS: Final = 64  # a namespace or a collection, in characters
+PLUGIN_KEY_CHARS: Final = 512
+PLUGIN_VALUE_BYTES: Final = 1 << 20  # a value's JSON text, encoded as UTF-8
+PLUGIN_PAGE_RECORDS: Final = 1000  # list_plugin_records answers at most this many at once
+PLUGIN_VERSION_MAX: Final = 2**31 - 1
+
+
+def check_plugin_text(what: str, text: str, limit: int) -> None:
+    """InvalidArgument unless `text` is 1 to `limit` printable characters: no control, format or
+    line-separator character (CR, LF, NUL, U+2028 ...) ever reaches a stored name or key."""
+    if not isinstance(text, str) or not 0 < len(text) <= limit:
+        raise InvalidArgument(f"A plugin record's {what} must be 1 to {limit} characters.")
+    if not text.isprintable():
+        raise InvalidArgument(f"A plugin record's {what} must not contain control characters.")
+
+
+def check_plugin_address(namespace: str, collection: str, key: str | None = None) -> None:
+    """InvalidArgument unless the namespace, the collection and (if given) the key are valid."""
+    check_plugin_text("namespace", namespace, PLUGIN_NAME_CHARS)
+    check_plugin_text("collection", collection, PLUGIN_NAME_CHARS)
+    if key is not None:
+        check_plugin_text("key", key, PLUGIN_KEY_CHARS)
+
+
+def check_plugin_value(value: str) -> None:
+    """InvalidArgument unless `value` is JSON text of at most PLUGIN_VALUE_BYTES (as UTF-8):
+    every backend then holds, and gives back, text that parses."""
+    try:
+        size = len(value.encode("utf-8"))
+    except (AttributeError, UnicodeEncodeError):
+        raise InvalidArgument("A plugin record's value must be UTF-8 text.") from None
+    if size > PLUGIN_VALUE_BYTES:
+        raise InvalidArgument(
+            f"A plugin record's value is {size} bytes; at most {PLUGIN_VALUE_BYTES} are stored."
+        )
+    try:
+        json.loads(value, parse_constant=_no_constant)
+    except ValueError:
+        raise InvalidArgument("A plugin record's value must be JSON text.") from None
+
+
+def check_plugin_version(version: int) -> None:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidArgument("A plugin's schema version must be an integer.")
+    if not 0 <= version <= PLUGIN_VERSION_MAX:
+        raise InvalidArgument(f"A plugin's schema version must be 0 to {PLUGIN_VERSION_MAX}.")
+
+
+def check_plugin_page(prefix: str, after: str, limit: int) -> None:
+    """InvalidArgument unless `prefix` and `after` are empty or could start a key, and `limit`
+    is 1 to PLUGIN_PAGE_RECORDS."""
+    for what, text in (("prefix", prefix), ("position", after)):
+        if text != "":
+            check_plugin_text(what, text, PLUGIN_KEY_CHARS)
+    if (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or not 0 < limit <= (PLUGIN_PAGE_RECORDS)
+    ):
+        raise InvalidArgument(f"A page of plugin records holds 1 to {PLUGIN_PAGE_RECORDS}.")
+
+
+def plugin_prefix_end(prefix: str) -> str | None:
+    """The least text above every key that starts with `prefix` (None: no bound), for a range
+    scan of the primary key. Keys hold no surrogate (not printable), so none is skipped."""
+    while prefix and prefix[-1] == chr(0x10FFFF):
+        prefix = prefix[:-1]
+    if not prefix:
+        return None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000
+    return prefix[:-1] + chr(following)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+class PluginRecordStore(Protocol):
+    """Plugins' own records (extension/storage.py): JSON text by (namespace, collection, key),
+    and each namespace's schema version, which the plugin's migrations move. Every argument is
+    checked (check_plugin_address, check_plugin_value, check_plugin_version): InvalidArgument,
+    nothing stored. Keys are ordered by code point (SQLite's BINARY, PostgreSQL's "C"). A split
+    store keeps them in its durable store. Nothing here is cached."""
+
+    async def get_plugin_record(self, namespace: str, collection: str, key: str) -> str | None:
+        """The value's JSON text, or None."""
+        ...
+
+    async def put_plugin_record(
+        self, namespace: str, collection: str, key: str, value: str
+    ) -> None:
+        """Create or replace."""
+        ...
+
+    async def delete_plugin_record(self, namespace: str, collection: str, key: str) -> bool: ...
+
+    async def list_plugin_records(
+        self,
+        namespace: str,
+        collection: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        limit: int = PLUGIN_PAGE_RECORDS,
+    ) -> list[tuple[str, str]]:
+        """(key, value) of the collection's records whose key starts with `prefix` and sorts
+        after `after` (the last key of the previous page), ordered by key, at most `limit`
+        (1 to PLUGIN_PAGE_RECORDS)."""
+        ...
+
+    async def get_plugin_version(self, namespace: str) -> int:
+        """The namespace's schema version; 0 if none was ever set."""
+        ...
+
+    async def set_plugin_version(self, namespace: str, expected: int, new: int) -> bool:
+        """Compare and set, atomically for every worker and node: `new` if the version is
+        `expected` (False, nothing written, if it is not)."""
+        ...
+
+
 class RequestBoundary(Protocol):
     """For the server: where a request begins, so a cache checks the change signal once."""
 
@@ -420,6 +546,7 @@ class Store(
     StoreLifecycle,
     TransferStore,
     StoreClock,
+    PluginRecordStore,
     Protocol,
 ):
     """Every contract; what a backend implements."""
