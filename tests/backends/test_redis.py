@@ -1,7 +1,8 @@
 """What is the Redis session store's own (the contract suite covers what every store shares, on
 `sqlite+redis` and `postgresql+redis`): its URL and key prefix, native expiry, a server that is
 down or answers nonsense, the generation guard against a restart or a restore, codes that stay
-spent when Redis loses everything, and conditional writes raced by two stores (two workers).
+spent when Redis loses everything, conditional writes raced by two stores (two workers), and
+brute-force failure counts: kept in Redis, their blocks durable, shared by nodes.
 
 Every test runs on the Redis of conftest.py (never skipped), under a fresh key prefix whose keys
 are deleted afterwards; the durable store is SQLite unless a test says otherwise.
@@ -23,6 +24,7 @@ import pytest
 from panelauth.backends import migrate_store, open_store, with_session_store
 from panelauth.backends.postgresql import PostgresqlStore
 from panelauth.backends.redis_connect import DEFAULT_PREFIX, parse_url
+from panelauth.backends.redis_failures import RedisFailureCounters
 from panelauth.backends.redis_sessions import (
     EXPIRY_MARGIN,
     GENERATION_SETTING,
@@ -31,6 +33,7 @@ from panelauth.backends.redis_sessions import (
 from panelauth.backends.split_store import SplitStore
 from panelauth.backends.sqlite import SqliteStore
 from panelauth.clock import FrozenClock
+from panelauth.core.hulk import Failure, Limits, Method, address_key, user_key
 from panelauth.core.sessions import Session, SessionKind, SessionState
 from panelauth.core.stores import StepUse, Store
 from panelauth.errors import StoreUnavailable
@@ -72,7 +75,9 @@ async def opened(tmp_path: Path, clock: FrozenClock, redis_store_url: str) -> As
     async def open_one(session_url: str = redis_store_url, **options: Any) -> SplitStore:
         durable = await open_store(url, clock=clock)
         sessions = RedisSessionStore(session_url, clock=clock, generations=durable, **options)
-        store = SplitStore(durable, sessions)
+        store = SplitStore(
+            durable, sessions, RedisFailureCounters(sessions.link, cache_entries=100)
+        )
         stores.append(store)
         return store
 
@@ -538,3 +543,120 @@ async def test_the_postgresql_split_store_opens_through_open_store(
     finally:
         await store.aclose()
     assert not isinstance(store, SqliteStore)
+
+
+# -- failure counters: counted in Redis, blocks durable -----------------------------------------
+
+LIMITS = Limits(
+    address_window=600.0,
+    address_limit=3,
+    address_block=900.0,
+    brute_window=3600.0,
+    brute_limit=0,
+    brute_block=86_400.0,
+    user_window=300.0,
+    user_limit=0,
+    user_lock=900.0,
+)
+T0 = 1_000_000.0
+ADDRESS = "192.0.2.7"
+
+
+def _failure(at: float, user: str = "bob", address: str = ADDRESS) -> Failure:
+    return Failure(
+        address_key(address), address, user_key(user), user, "cpaneld", Method.PASSWORD, at
+    )
+
+
+async def test_failures_live_in_redis_under_the_prefix_and_expire_with_the_longest_window(
+    opened: Opener, redis_server: str, redis_prefix: str
+) -> None:
+    store = await opened()
+    await store.record_failure(_failure(T0), LIMITS, recorded=False)
+    assert await store.durable.failures_since(0.0, limit=10) == []  # nothing in the durable store
+    assert await store.failures_since(0.0, limit=10) == [_failure(T0)]
+    keys = {
+        f"{redis_prefix}:hulk:address:{address_key(ADDRESS)}",
+        f"{redis_prefix}:hulk:user:{user_key('bob')}",
+        f"{redis_prefix}:hulk:failures",
+    }
+    assert keys <= _keys(redis_server, redis_prefix)
+    with redis_client(redis_server) as client:
+        for key in keys:
+            assert 3600 < client.pttl(key) / 1000 <= 3600 + 60  # the lookback, and a minute
+
+
+async def test_losing_redis_resets_the_counts_but_never_lifts_a_block(
+    opened: Opener, redis_server: str, redis_prefix: str
+) -> None:
+    """FT-8: a Redis restart (here, every key lost) may reset counts, never lift a block."""
+    store = await opened()
+    for at in (T0, T0 + 1, T0 + 2):
+        await store.record_failure(_failure(at), LIMITS, recorded=False)
+    key = address_key(ADDRESS)
+    before = await store.address_standing(key, T0 + 3, 3600.0)
+    assert (before.failures, before.blocked_until) == (3, T0 + 2 + 900)
+    # a restart: the data is gone and every connection dropped, the listener's too
+    delete_prefix(redis_server, redis_prefix)
+    with redis_client(redis_server) as client:
+        for one in client.client_list():
+            if one["name"] == "panelauth-listener":
+                client.client_kill_filter(_id=one["id"])
+    deadline = time.monotonic() + 5
+    while store.counters._trusted():  # the listener notices
+        assert time.monotonic() < deadline, "the listener did not notice"
+        await asyncio.sleep(0.01)
+    while not store.counters._trusted():  # listening again, its cache empty
+        assert time.monotonic() < deadline, "the listener did not come back"
+        await asyncio.sleep(0.05)
+    after = await store.address_standing(key, T0 + 3, 3600.0)
+    assert (after.failures, after.blocked_until) == (0, T0 + 2 + 900)
+    assert not await store.reserve_attempt(_failure(T0 + 4), LIMITS, per_user=False)
+
+
+async def test_parallel_reservations_over_two_nodes_get_exactly_the_limit(
+    opened: Opener,
+) -> None:
+    """BF-4 across nodes: the count and the record are one step in Redis."""
+    nodes = [await opened(), await opened()]
+    granted = await asyncio.gather(
+        *(
+            nodes[i % 2].reserve_attempt(_failure(T0 + i / 100), LIMITS, per_user=False)
+            for i in range(40)
+        )
+    )
+    assert sum(granted) == LIMITS.address_limit
+
+
+async def test_a_failure_counted_on_one_node_reaches_the_others_cache(opened: Opener) -> None:
+    first, second = await opened(), await opened()
+    key = address_key(ADDRESS)
+    assert (await second.address_standing(key, T0, 3600.0)).failures == 0  # cached now
+    await first.record_failure(_failure(T0), LIMITS, recorded=False)
+    assert await second.counters._caught_up()
+    standing = await second.address_standing(key, T0, 3600.0)
+    assert standing.failures == 1
+    assert standing.has_failures_of(user_key("bob"))
+    await first.clear_failures(key, user_key("bob"))
+    assert await second.counters._caught_up()
+    assert (await second.address_standing(key, T0, 3600.0)).failures == 0
+
+
+async def test_with_redis_down_successes_still_pass_and_counting_fails_closed(
+    opened: Opener,
+) -> None:
+    store = await opened(f"redis://127.0.0.1:{_closed_port()}/0?prefix=x", busy_timeout_ms=200)
+    started = time.monotonic()
+    # the standing is the durable one alone: a valid token still gets in (nothing to clear)
+    standing = await store.address_standing(address_key(ADDRESS), T0, 3600.0)
+    assert (standing.failures, standing.blocked_until) == (0, 0.0)
+    for call in (
+        lambda: store.reserve_attempt(_failure(T0), LIMITS, per_user=True),
+        lambda: store.record_failure(_failure(T0), LIMITS, recorded=False),
+        lambda: store.clear_failures(address_key(ADDRESS), user_key("bob")),
+        lambda: store.failures_since(0.0, limit=10),
+        store.flush_failures,
+    ):
+        with pytest.raises(StoreUnavailable):
+            await call()
+    assert time.monotonic() - started < 5.0

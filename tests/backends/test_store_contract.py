@@ -32,6 +32,7 @@ from panelauth.core.hulk import (
     CONFIG_SETTING,
     DAY,
     Block,
+    BlockOrder,
     Failure,
     HulkView,
     Limits,
@@ -100,6 +101,8 @@ async def backend(
             durable = store.durable if isinstance(store, SplitStore) else store
             if isinstance(durable, PostgresqlStore):
                 assert await durable._caught_up(), "a store's notices did not arrive in 5 s"
+            if isinstance(store, SplitStore):
+                assert await store.counters._caught_up(), "Redis's messages did not arrive in 5 s"
 
     yield Backend(request.param, open_one, settle)
     for store in opened:
@@ -1299,6 +1302,25 @@ async def test_clear_failures_lifts_no_block(store: Store) -> None:
     assert await failures_of(store) == []
     standing = await store.address_standing(address_key(ADDRESS), T0 + 3, 3600.0)
     assert standing.blocked_until == T0 + 902
+
+
+async def test_settle_blocks_imposes_orders_and_forgets_ended_blocks(store: Store) -> None:
+    bob = failure(T0)
+    await store.settle_blocks(
+        bob, [BlockOrder("address", T0 + 900, False), BlockOrder("user", T0 + 600, False)]
+    )
+    assert (await store.address_standing(address_key(ADDRESS), T0, 60.0)).blocked_until == T0 + 900
+    assert await store.user_locked_until(user_key("bob")) == T0 + 600
+    # a shorter order never shortens a block; a longer one extends it and says why
+    await store.settle_blocks(failure(T0 + 1), [BlockOrder("address", T0 + 100, False)])
+    await store.settle_blocks(failure(T0 + 2), [BlockOrder("address", T0 + DAY, True)])
+    (block,) = [b for b in await store.list_blocks(T0) if b.kind == "address"]
+    assert (block.until, block.excessive, block.shown) == (T0 + DAY, True, ADDRESS)
+    assert block.notes == "excessive failures from this address"
+    # no orders: the blocks that ended by the failure's time are forgotten
+    await store.settle_blocks(failure(T0 + 700, address="192.0.2.8"), [])
+    assert [(b.kind, b.until) for b in await store.list_blocks(0.0)] == [("address", T0 + DAY)]
+    assert await failures_of(store) == []  # orders record no failure
 
 
 async def test_remember_root_address_keeps_the_latest_success(store: Store) -> None:

@@ -51,15 +51,27 @@ def _backend(
     durable = _durable(url, clock, busy_timeout_ms, create=create, cache_entries=cache_entries)
     if session_url is None:
         return durable
-    return with_session_store(durable, session_url, clock=clock, busy_timeout_ms=busy_timeout_ms)
+    return with_session_store(
+        durable,
+        session_url,
+        clock=clock,
+        busy_timeout_ms=busy_timeout_ms,
+        cache_entries=cache_entries,
+    )
 
 
 def with_session_store(
-    durable: Store, session_url: str, *, clock: Clock | None, busy_timeout_ms: int | None
+    durable: Store,
+    session_url: str,
+    *,
+    clock: Clock | None,
+    busy_timeout_ms: int | None,
+    cache_entries: int = DEFAULT_CACHE_ENTRIES,
 ) -> Store:
-    """`durable` with its sessions on the Redis of `session_url` (the tests also put a SQLite
-    store there; open_store refuses anything but PostgreSQL)."""
+    """`durable` with its sessions and failure counts on the Redis of `session_url` (the tests
+    also put a SQLite store there; open_store refuses anything but PostgreSQL)."""
     # imported here: only the installations with a session store need redis-py
+    from panelauth.backends.redis_failures import RedisFailureCounters  # noqa: PLC0415
     from panelauth.backends.redis_sessions import RedisSessionStore  # noqa: PLC0415
     from panelauth.backends.split_store import SplitStore  # noqa: PLC0415
 
@@ -69,7 +81,8 @@ def with_session_store(
         generations=durable,
         busy_timeout_ms=busy_timeout_ms,
     )
-    return SplitStore(durable, sessions)
+    counters = RedisFailureCounters(sessions.link, cache_entries=cache_entries)
+    return SplitStore(durable, sessions, counters)
 
 
 def _durable(

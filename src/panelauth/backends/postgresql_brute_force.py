@@ -20,11 +20,13 @@ from panelauth.core.hulk import (
     FAILING_USERS_SHOWN,
     AddressStanding,
     Block,
+    BlockOrder,
     Failure,
     HulkView,
     Limits,
     ListEntry,
     ListName,
+    blocks_due,
 )
 
 _FAILURE_COLUMNS = "address_key, address, user_key, user_name, service, method, at"
@@ -116,32 +118,21 @@ class BruteForceTables(PostgresqlBase):
         async with self._transaction(forget=self._forgetter(failure)) as db:
             await self._lock(db, [("address", failure.address_key), ("user", failure.user_key)])
             now = failure.at
-            # ended blocks go first: this pair's (under its locks), then any nobody holds
-            await db.execute(
-                "DELETE FROM hulk_blocks WHERE until <= %(now)s AND ("
-                "(kind = 'address' AND key = %(address)s) OR (kind = 'user' AND key = %(user)s))",
-                {"now": now, "address": failure.address_key, "user": failure.user_key},
-            )
-            await db.execute(
-                "DELETE FROM hulk_blocks WHERE (kind, key) IN (SELECT kind, key FROM hulk_blocks "
-                "WHERE until <= %s FOR UPDATE SKIP LOCKED)",
-                (now,),
-            )
             if not recorded:
                 await _insert(db, failure)
             key = failure.address_key
-            recent = await _count(db, "address_key", key, now - limits.address_window)
-            if limits.address_limit and recent >= limits.address_limit:
-                await _block(db, "address", key, failure, now + limits.address_block, False)
-            remembered = await _count(db, "address_key", key, now - limits.brute_window)
-            if limits.brute_limit and remembered >= limits.brute_limit:
-                await _block(db, "address", key, failure, now + limits.brute_block, True)
-            if limits.user_limit:
-                since = now - limits.user_window
-                if await _count(db, "user_key", failure.user_key, since) >= limits.user_limit:
-                    await _block(
-                        db, "user", failure.user_key, failure, now + limits.user_lock, False
-                    )
+            orders = blocks_due(
+                limits,
+                now,
+                recent=await _count(db, "address_key", key, now - limits.address_window),
+                remembered=await _count(db, "address_key", key, now - limits.brute_window),
+                user_failures=(
+                    await _count(db, "user_key", failure.user_key, now - limits.user_window)
+                    if limits.user_limit
+                    else 0
+                ),
+            )
+            await _settle(db, failure, orders)
             # what no window can count any more is forgotten
             horizon = now - max(limits.brute_window, limits.address_window, limits.user_window)
             await db.execute(
@@ -149,6 +140,12 @@ class BruteForceTables(PostgresqlBase):
                 "WHERE at <= %s FOR UPDATE SKIP LOCKED)",
                 (horizon,),
             )
+
+    async def settle_blocks(self, failure: Failure, orders: Sequence[BlockOrder]) -> None:
+        """Forget ended blocks, then impose `orders` (failures counted elsewhere: Redis)."""
+        async with self._transaction(forget=self._forgetter(failure)) as db:
+            await self._lock(db, [("address", failure.address_key), ("user", failure.user_key)])
+            await _settle(db, failure, orders)
 
     async def clear_failures(self, address_key: str, user_key: str) -> None:
         async with self._transaction(forget=lambda: self._standing_cache.evict(address_key)) as db:
@@ -326,33 +323,37 @@ async def _insert(db: Connection, failure: Failure) -> None:
     )
 
 
-async def _block(
-    db: Connection, kind: str, key: str, failure: Failure, until: float, excessive: bool
-) -> None:
-    """Block (or extend a block); a shorter block never shortens a longer one."""
-    shown = failure.address if kind == "address" else failure.user
-    notes = (
-        "excessive failures from this address"
-        if excessive
-        else ("too many failures from this address" if kind == "address" else "too many failures")
+async def _settle(db: Connection, failure: Failure, orders: Sequence[BlockOrder]) -> None:
+    """Ended blocks go first: this failure's pair's (under its locks), then any nobody holds;
+    then each order blocks (or extends a block): a shorter block never shortens a longer one."""
+    await db.execute(
+        "DELETE FROM hulk_blocks WHERE until <= %(now)s AND ("
+        "(kind = 'address' AND key = %(address)s) OR (kind = 'user' AND key = %(user)s))",
+        {"now": failure.at, "address": failure.address_key, "user": failure.user_key},
     )
     await db.execute(
-        "INSERT INTO hulk_blocks (kind, key, shown, blocked_at, until, excessive, service, "
-        "method, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (kind, key) DO UPDATE SET "
-        "until = greatest(hulk_blocks.until, excluded.until), "
-        "excessive = hulk_blocks.excessive OR excluded.excessive, "
-        "notes = CASE WHEN excluded.until > hulk_blocks.until THEN excluded.notes "
-        "ELSE hulk_blocks.notes END",
-        (
-            kind,
-            key,
-            shown,
-            failure.at,
-            until,
-            excessive,
-            failure.service,
-            failure.method.value,
-            notes,
-        ),
+        "DELETE FROM hulk_blocks WHERE (kind, key) IN (SELECT kind, key FROM hulk_blocks "
+        "WHERE until <= %s FOR UPDATE SKIP LOCKED)",
+        (failure.at,),
     )
+    for order in orders:
+        await db.execute(
+            "INSERT INTO hulk_blocks (kind, key, shown, blocked_at, until, excessive, service, "
+            "method, notes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (kind, key) DO UPDATE SET "
+            "until = greatest(hulk_blocks.until, excluded.until), "
+            "excessive = hulk_blocks.excessive OR excluded.excessive, "
+            "notes = CASE WHEN excluded.until > hulk_blocks.until THEN excluded.notes "
+            "ELSE hulk_blocks.notes END",
+            (
+                order.kind,
+                order.key(failure),
+                order.shown(failure),
+                failure.at,
+                order.until,
+                order.excessive,
+                failure.service,
+                failure.method.value,
+                order.notes,
+            ),
+        )

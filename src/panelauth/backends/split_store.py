@@ -2,10 +2,11 @@
 
 The `postgresql + redis` configuration (backends.open_store with a session store URL):
 PostgreSQL keeps accounts, tokens, two-factor configurations and last-used steps, settings,
-allow and deny lists, brute-force failures and blocks; Redis keeps sessions, single-use SSO and
-hand-off tokens (which are sessions too), with native expiry. A Redis restart may log users
-out, but never lifts a block, never revives a session (redis_sessions.py: the generation guard)
-and never lets a used code pass again: a code's step is spent in the durable store.
+allow and deny lists, brute-force blocks and locks; Redis keeps sessions, single-use SSO and
+hand-off tokens (which are sessions too) and brute-force failure counts, with native expiry
+(redis_failures.py). A Redis restart may log users out and reset counts, but never lifts a
+block, never revives a session (redis_sessions.py: the generation guard) and never lets a used
+code pass again: a code's step is spent in the durable store.
 
 Opening a session with a code (`insert_session(session, spend=...)`) is therefore two writes,
 in this order: the step is spent in the durable store (its own transaction, the primitive
@@ -27,9 +28,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+from panelauth.backends.redis_failures import NOTHING, RedisFailureCounters
 from panelauth.backends.redis_sessions import RedisSessionStore
 from panelauth.backends.split_plugins import DurablePluginRecords
-from panelauth.core.hulk import AddressStanding, Block, Failure, HulkView, Limits, ListName
+from panelauth.core.hulk import (
+    AddressStanding,
+    Block,
+    BlockOrder,
+    Failure,
+    HulkView,
+    Limits,
+    ListName,
+    blocks_due,
+)
 from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session
 from panelauth.core.stores import AccessHash, SealedSecret, StepUse, Store, UsedStep
@@ -39,9 +50,12 @@ from panelauth.core.tokens import ApiToken, TokenKind
 class SplitStore(DurablePluginRecords):
     """Every store contract: SessionStore's on `sessions`, the rest on `durable`."""
 
-    def __init__(self, durable: Store, sessions: RedisSessionStore) -> None:
+    def __init__(
+        self, durable: Store, sessions: RedisSessionStore, counters: RedisFailureCounters
+    ) -> None:
         self.durable = durable
         self.sessions = sessions
+        self.counters = counters
 
     # -- sessions: Redis ----------------------------------------------------------------------
 
@@ -99,7 +113,8 @@ class SplitStore(DurablePluginRecords):
 
     async def aclose(self) -> None:
         try:
-            await self.sessions.aclose()
+            await self.counters.aclose()
+            await self.sessions.aclose()  # the Redis connections the counters share
         finally:
             await self.durable.aclose()
 
@@ -261,7 +276,7 @@ class SplitStore(DurablePluginRecords):
     async def set_setting(self, key: str, value: str) -> None:
         await self.durable.set_setting(key, value)
 
-    # -- brute-force protection: durable ------------------------------------------------------
+    # -- brute-force protection: counts in Redis, the rest durable ----------------------------
 
     async def hulk_view(self) -> HulkView:
         return await self.durable.hulk_view()
@@ -269,19 +284,51 @@ class SplitStore(DurablePluginRecords):
     async def address_standing(
         self, address_key: str, now: float, lookback: float
     ) -> AddressStanding:
-        return await self.durable.address_standing(address_key, now, lookback)
+        """The durable standing (blocks, root's visits) with Redis's counts; while the counts
+        are unknown (redis_failures.py), the durable standing alone."""
+        standing = await self.durable.address_standing(address_key, now, lookback)
+        counted = await self.counters.standing(address_key, now - lookback)
+        if counted is None or counted is NOTHING:
+            return standing  # the usual case, no object built: no failures recorded
+        failures, failing_users = counted
+        return AddressStanding(
+            standing.blocked_until, failures, standing.root_seen_at, failing_users
+        )
 
     async def user_locked_until(self, user_key: str) -> float:
         return await self.durable.user_locked_until(user_key)
 
     async def reserve_attempt(self, failure: Failure, limits: Limits, *, per_user: bool) -> bool:
-        return await self.durable.reserve_attempt(failure, limits, per_user=per_user)
+        """Refused while a block or lock holds (durable), else counted and recorded in one step
+        in Redis."""
+        now = failure.at
+        per_user = per_user and bool(limits.user_limit)
+        standing = await self.durable.address_standing(failure.address_key, now, 0.0)
+        if standing.blocked_until > now:
+            return False
+        if per_user and await self.durable.user_locked_until(failure.user_key) > now:
+            return False
+        return await self.counters.reserve(failure, limits, per_user=per_user)
 
     async def record_failure(self, failure: Failure, limits: Limits, *, recorded: bool) -> None:
-        await self.durable.record_failure(failure, limits, recorded=recorded)
+        """Counted in Redis; the blocks those counts call for imposed durably."""
+        recent, remembered, user_failures = await self.counters.record(
+            failure, limits, recorded=recorded
+        )
+        orders = blocks_due(
+            limits,
+            failure.at,
+            recent=recent,
+            remembered=remembered,
+            user_failures=user_failures if limits.user_limit else 0,
+        )
+        await self.durable.settle_blocks(failure, orders)
+
+    async def settle_blocks(self, failure: Failure, orders: Sequence[BlockOrder]) -> None:
+        await self.durable.settle_blocks(failure, orders)
 
     async def clear_failures(self, address_key: str, user_key: str) -> None:
-        await self.durable.clear_failures(address_key, user_key)
+        await self.counters.clear(address_key, user_key)
 
     async def remember_root_address(self, address_key: str, at: float) -> None:
         await self.durable.remember_root_address(address_key, at)
@@ -290,16 +337,21 @@ class SplitStore(DurablePluginRecords):
         return await self.durable.list_blocks(now)
 
     async def failures_since(self, since: float, *, limit: int) -> list[Failure]:
-        return await self.durable.failures_since(since, limit=limit)
+        return await self.counters.since(since, limit=limit)
 
     async def unblock(self, address_keys: Sequence[str], user_keys: Sequence[str]) -> int:
-        return await self.durable.unblock(address_keys, user_keys)
+        forgotten = await self.counters.unblock(address_keys, user_keys)
+        return forgotten + await self.durable.unblock(address_keys, user_keys)
 
     async def recorded_address_keys(self) -> list[tuple[str, str]]:
-        return await self.durable.recorded_address_keys()
+        """Addresses with failures (Redis) or a block (durable)."""
+        found = set(await self.counters.addresses())
+        found.update(await self.durable.recorded_address_keys())
+        return sorted(found)
 
     async def flush_failures(self) -> int:
-        return await self.durable.flush_failures()
+        forgotten = await self.counters.flush()
+        return forgotten + await self.durable.flush_failures()
 
     async def add_list_entries(
         self, list_name: ListName, entries: Sequence[tuple[str, str]], now: float

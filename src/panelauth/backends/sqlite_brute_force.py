@@ -18,11 +18,13 @@ from panelauth.core.hulk import (
     FAILING_USERS_SHOWN,
     AddressStanding,
     Block,
+    BlockOrder,
     Failure,
     HulkView,
     Limits,
     ListEntry,
     ListName,
+    blocks_due,
 )
 
 _FAILURE_COLUMNS = "address_key, address, user_key, user, service, method, at"
@@ -118,23 +120,30 @@ class BruteForceTables(SqliteBase):
         self._forget(failure)
         with self._write(flush=False) as db:
             now = failure.at
-            db.execute("DELETE FROM hulk_blocks WHERE until <= ?", (now,))
             if not recorded:
                 _insert(db, failure)
             key = failure.address_key
-            recent = _count(db, "address_key", key, now - limits.address_window)
-            if limits.address_limit and recent >= limits.address_limit:
-                _block(db, "address", key, failure, now + limits.address_block, False)
-            remembered = _count(db, "address_key", key, now - limits.brute_window)
-            if limits.brute_limit and remembered >= limits.brute_limit:
-                _block(db, "address", key, failure, now + limits.brute_block, True)
-            if limits.user_limit:
-                since = now - limits.user_window
-                if _count(db, "user_key", failure.user_key, since) >= limits.user_limit:
-                    _block(db, "user", failure.user_key, failure, now + limits.user_lock, False)
-            # what no window can count any more is forgotten (expired blocks went first)
+            orders = blocks_due(
+                limits,
+                now,
+                recent=_count(db, "address_key", key, now - limits.address_window),
+                remembered=_count(db, "address_key", key, now - limits.brute_window),
+                user_failures=(
+                    _count(db, "user_key", failure.user_key, now - limits.user_window)
+                    if limits.user_limit
+                    else 0
+                ),
+            )
+            _settle(db, failure, orders)
+            # what no window can count any more is forgotten
             horizon = now - max(limits.brute_window, limits.address_window, limits.user_window)
             db.execute("DELETE FROM hulk_failures WHERE at <= ?", (horizon,))
+
+    async def settle_blocks(self, failure: Failure, orders: Sequence[BlockOrder]) -> None:
+        """Forget ended blocks, then impose `orders` (failures counted elsewhere: Redis)."""
+        self._forget(failure)
+        with self._write(flush=False) as db:
+            _settle(db, failure, orders)
 
     async def clear_failures(self, address_key: str, user_key: str) -> None:
         self._standing_cache.evict(address_key)
@@ -287,30 +296,26 @@ def _insert(db: sqlite3.Connection, failure: Failure) -> None:
     )
 
 
-def _block(
-    db: sqlite3.Connection, kind: str, key: str, failure: Failure, until: float, excessive: bool
-) -> None:
-    """Block (or extend a block); a shorter block never shortens a longer one."""
-    shown = failure.address if kind == "address" else failure.user
-    notes = (
-        "excessive failures from this address"
-        if excessive
-        else ("too many failures from this address" if kind == "address" else "too many failures")
-    )
-    db.execute(
-        "INSERT INTO hulk_blocks (kind, key, shown, blocked_at, until, excessive, service, method, "
-        "notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET "
-        "until = max(until, excluded.until), excessive = max(excessive, excluded.excessive), "
-        "notes = CASE WHEN excluded.until > until THEN excluded.notes ELSE notes END",
-        (
-            kind,
-            key,
-            shown,
-            failure.at,
-            until,
-            int(excessive),
-            failure.service,
-            failure.method.value,
-            notes,
-        ),
-    )
+def _settle(db: sqlite3.Connection, failure: Failure, orders: Sequence[BlockOrder]) -> None:
+    """Ended blocks go first; then each order blocks (or extends a block): a shorter block
+    never shortens a longer one."""
+    db.execute("DELETE FROM hulk_blocks WHERE until <= ?", (failure.at,))
+    for order in orders:
+        db.execute(
+            "INSERT INTO hulk_blocks (kind, key, shown, blocked_at, until, excessive, service, "
+            "method, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE "
+            "SET until = max(until, excluded.until), "
+            "excessive = max(excessive, excluded.excessive), "
+            "notes = CASE WHEN excluded.until > until THEN excluded.notes ELSE notes END",
+            (
+                order.kind,
+                order.key(failure),
+                order.shown(failure),
+                failure.at,
+                order.until,
+                int(order.excessive),
+                failure.service,
+                failure.method.value,
+                order.notes,
+            ),
+        )

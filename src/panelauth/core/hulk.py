@@ -309,6 +309,44 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockOrder:
+    """A block or lock that counted failures call for (`blocks_due`)."""
+
+    kind: str  # "address" or "user"
+    until: float
+    excessive: bool  # mark_as_brute: the one-day block
+
+    def key(self, failure: Failure) -> str:
+        return failure.address_key if self.kind == "address" else failure.user_key
+
+    def shown(self, failure: Failure) -> str:
+        return failure.address if self.kind == "address" else failure.user
+
+    @property
+    def notes(self) -> str:
+        if self.excessive:
+            return "excessive failures from this address"
+        return (
+            "too many failures from this address" if self.kind == "address" else "too many failures"
+        )
+
+
+def blocks_due(
+    limits: Limits, now: float, *, recent: int, remembered: int, user_failures: int
+) -> tuple[BlockOrder, ...]:
+    """What a failure at `now` leads to, given the address's failures within its window
+    (`recent`) and within the lookback (`remembered`), and the account's within its window."""
+    orders = []
+    if limits.address_limit and recent >= limits.address_limit:
+        orders.append(BlockOrder("address", now + limits.address_block, False))
+    if limits.brute_limit and remembered >= limits.brute_limit:
+        orders.append(BlockOrder("address", now + limits.brute_block, True))
+    if limits.user_limit and user_failures >= limits.user_limit:
+        orders.append(BlockOrder("user", now + limits.user_lock, False))
+    return tuple(orders)
+
+
+@dataclass(frozen=True, slots=True)
 class Block:
     kind: str  # "address" or "user"
     key: str

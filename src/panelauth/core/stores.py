@@ -44,6 +44,7 @@ from typing import Final, Protocol
 from panelauth.core.hulk import (
     AddressStanding,
     Block,
+    BlockOrder,
     Failure,
     HulkView,
     Limits,
@@ -266,6 +267,12 @@ class BruteForceStore(SettingStore, Protocol):
 
     async def clear_failures(self, address_key: str, user_key: str) -> None:
         """A success: forget that pair's failures (BF-6)."""
+        ...
+
+    async def settle_blocks(self, failure: Failure, orders: Sequence[BlockOrder]) -> None:
+        """Forget ended blocks, then impose `orders` for `failure` (a shorter block never
+        shortens a longer one), in one transaction: for failures counted outside the store
+        (the `postgresql + redis` configuration counts them in Redis)."""
         ...
 
     async def remember_root_address(self, address_key: str, at: float) -> None: ...
