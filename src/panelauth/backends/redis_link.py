@@ -2,17 +2,21 @@
 every failure StoreUnavailable. The session store and the failure counters of the
 `postgresql + redis` configuration share one (redis_sessions.py, redis_failures.py).
 
-Scripts are sent and read directly on a pooled connection: redis-py's per-command layers
-(retries, observability, argument checks) and BlockingConnectionPool's checkout cost the
-session path a tenth of its time (docs/benchmarks.md), so the link bounds the connections in
-use itself (a semaphore, nearly free while one is free) and bounds each whole call (a free
-connection, the command, its reply) with one timer.
+Scripts, the hot path, are sent and read directly on connections the link keeps itself:
+redis-py's per-command layers (retries, observability, argument checks) and its pools' checkout
+(a lock and a readiness probe of the socket per call) cost the session path a fifth of its
+time (docs/benchmarks.md). The link bounds the connections in use (a semaphore, nearly free
+while one is free) and each whole call (a free connection, the command, its reply) with one
+timer; a connection that fails is dropped and the call tried once more on a new one (a
+connection a restarted server dropped while it was idle), as redis-py's own retry does. Other
+commands (PING, the renewal lock, reads of the failure history) go through redis-py's client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -37,6 +41,9 @@ class RedisLink:
         self.wait_seconds = max(wait_ms, 100) / 1000
         self._pool = connection_pool(location, wait_seconds=self.wait_seconds)
         self._free = asyncio.Semaphore(POOL_SIZE)
+        self._idle: deque[AbstractConnection] = (
+            deque()
+        )  # the scripts' connections, POOL_SIZE at most
         self.client: Redis = Redis(connection_pool=self._pool)
         self._closed = False
 
@@ -64,26 +71,24 @@ class RedisLink:
         return await self.command(lambda: self._evalsha(script, args))
 
     async def _evalsha(self, script: AsyncScript, args: tuple[str, ...]) -> Any:
-        """One EVALSHA, sent and read directly. Redis not knowing the script (a restart,
-        SCRIPT FLUSH) loads it and calls it again. A pooled connection that fails while
-        sending (the server dropped it) connects again once; any other failure drops the
-        connection and is the caller's."""
-        connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        """One EVALSHA on one of the link's connections (one is free: `command` holds a slot)."""
+        connection = self._idle.pop() if self._idle else self._new_connection()
         try:
             try:
-                await connection.send_command("EVALSHA", script.sha, 0, *args)
+                return await _round_trip(connection, script, args)
             except RedisConnectionError:
-                await connection.disconnect()  # dropped while pooled: once more, reconnected
-                await connection.send_command("EVALSHA", script.sha, 0, *args)
-            try:
-                return await connection.read_response()
-            except NoScriptError:
-                return await _load_and_eval(connection, script, args)
+                await connection.disconnect()  # dropped: once more, reconnected
+                return await _round_trip(connection, script, args)
         except BaseException:
-            await connection.disconnect()
+            await connection.disconnect()  # never read a late reply as another call's
             raise
         finally:
-            await self._pool.release(connection)
+            self._idle.append(connection)
+
+    def _new_connection(self) -> AbstractConnection:
+        """Connected at its first command (redis-py connects when it sends)."""
+        made: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        return made
 
     async def ping(self) -> None:
         """Whether Redis answers (readiness, the migrate step); StoreUnavailable if not."""
@@ -94,16 +99,24 @@ class RedisLink:
             return
         self._closed = True
         try:
+            while self._idle:
+                await self._idle.pop().disconnect()
             await self.client.aclose()
             await self._pool.disconnect()
         except (RedisError, OSError) as error:
             log.debug("closing a Redis link: %s", type(error).__name__)
 
 
-async def _load_and_eval(
+async def _round_trip(
     connection: AbstractConnection, script: AsyncScript, args: tuple[str, ...]
 ) -> Any:
-    await connection.send_command("SCRIPT", "LOAD", script.script)
-    await connection.read_response()
+    """EVALSHA (connecting first if needed); a script Redis does not know (a restart, SCRIPT
+    FLUSH) is loaded and called again."""
     await connection.send_command("EVALSHA", script.sha, 0, *args)
-    return await connection.read_response()
+    try:
+        return await connection.read_response()
+    except NoScriptError:
+        await connection.send_command("SCRIPT", "LOAD", script.script)
+        await connection.read_response()
+        await connection.send_command("EVALSHA", script.sha, 0, *args)
+        return await connection.read_response()
