@@ -91,6 +91,7 @@ def render_error(error: PanelauthError, endpoint: Endpoint) -> Answer:
 
 def _uapi_success(outcome: Outcome) -> JsonObject:
     document = envelopes.uapi_success(outcome.data, messages=list(outcome.messages))
+    document["status"] = outcome.uapi_status
     if outcome.warnings:
         document["warnings"] = list(outcome.warnings)
     return document

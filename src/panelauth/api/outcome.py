@@ -23,6 +23,8 @@ class Outcome:
     raw_output: str | None = None  # WHM API 1 `metadata.output.raw` (w§15.1)
     messages: tuple[str, ...] = ()  # UAPI `messages`
     warnings: tuple[str, ...] = ()  # UAPI `warnings`
+    # UAPI `status` of an answer that is no failure: 0 or null for a "no" (Features::has_feature)
+    uapi_status: int | None = 1
     # the caller's session was replaced (its own password changed, PW-9): the answer carries
     # the successor's cookie (Set-Cookie) and security token (metadata.security_token)
     session: Created | None = None

@@ -29,6 +29,7 @@ from panelauth.extension.plugin import (
     PluginFunction,
     PluginHandler,
 )
+from panelauth.extension.reply import Reply, UapiStatus
 from panelauth.extension.storage import MigrationStep, PluginStorage, PluginTable
 from panelauth.protocol.params import Params
 from panelauth.protocol.services import Service
@@ -62,5 +63,7 @@ __all__ = [
     "PluginServices",
     "PluginStorage",
     "PluginTable",
+    "Reply",
     "Service",
+    "UapiStatus",
 ]

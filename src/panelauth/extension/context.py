@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from panelauth.api.context import CallContext
 from panelauth.clock import Clock
+from panelauth.core.features import FEATURES, feature_enabled
 from panelauth.core.models import Account, IdentityKind
 from panelauth.errors import InvalidArgument, NotFound, PermissionDenied
 from panelauth.extension.storage import PluginStorage
@@ -130,6 +131,28 @@ class PluginContext:
         if self.is_root and self.account is None:
             raise NotFound(f"No account has the domain “{name}”.")
         raise PermissionDenied()
+
+    async def has_feature(self, name: str) -> bool:
+        """Whether the acting account's feature list grants `name`, by the rule the dispatcher
+        checks a function's `feature` with (a feature no list names is on). False in WHM API 1
+        (no account acts) and for an account whose feature list is missing."""
+        account = self.account
+        if account is None:
+            return False
+        settings = await self._call.store.get_feature_list(account.feature_list)
+        return feature_enabled(settings, name)
+
+    async def feature_exists(self, name: str) -> bool:
+        """Whether this server knows the feature `name`: one panelauth's functions or a served
+        plugin function declares, or one the acting account's feature list names."""
+        declared = {function.feature for function in self._call.runtime.functions.every()}
+        if name in FEATURES or name in declared:
+            return True
+        account = self.account
+        if account is None:
+            return False
+        settings = await self._call.store.get_feature_list(account.feature_list)
+        return name in (settings or {})
 
     def _owns(self, account: Account) -> bool:
         acting = self.account

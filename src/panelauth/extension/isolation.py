@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 
 from panelauth.api.context import CallContext
+from panelauth.api.outcome import Outcome
 from panelauth.api.registry import Function, Handler, function_label
 from panelauth.errors import FunctionFailed, PanelauthError
 from panelauth.extension.context import PluginContext, PluginServices
 from panelauth.extension.plugin import PluginFunction
+from panelauth.extension.reply import Reply
 from panelauth.extension.storage import PluginStorage
 from panelauth.protocol.params import Params
 
@@ -44,8 +46,11 @@ def guarded(plugin_name: str, declared: PluginFunction) -> Handler:
         )
         try:
             data = await declared.handler(context, args)
-            # plain JSON from here on: what the envelope, YAML output and the client can carry
-            return orjson.loads(orjson.dumps(data))
+            if isinstance(data, Reply):  # UAPI's status and messages said by the plugin
+                return Outcome(
+                    _plain(data.data), messages=tuple(data.messages), uapi_status=data.status
+                )
+            return _plain(data)
         except PanelauthError:
             raise
         except Exception as error:  # the plugin's bug: one log line, one calm answer
@@ -59,6 +64,11 @@ def guarded(plugin_name: str, declared: PluginFunction) -> Handler:
             raise FunctionFailed(FAILED) from None
 
     return handler
+
+
+def _plain(data: Any) -> Any:
+    """Plain JSON from here on: what the envelope, YAML output and the client can carry."""
+    return orjson.loads(orjson.dumps(data))
 
 
 def served(plugin_name: str, declared: PluginFunction) -> Function:
