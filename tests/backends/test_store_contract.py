@@ -1730,6 +1730,24 @@ async def test_a_plugin_record_is_put_replaced_and_deleted(store: Store) -> None
     assert await store.get_plugin_record("dns", "zones", "a.example") is None
 
 
+async def test_every_plugin_record_and_version_is_listed_for_an_export(store: Store) -> None:
+    assert await store.list_all_plugin_records() == []
+    assert await store.list_plugin_versions() == {}
+    await store.put_plugin_record("ssl", "table:certificates", "b.example", '{"id":2}')
+    await store.put_plugin_record("dns", "zones", "z.example", "3")
+    await store.put_plugin_record("dns", "kv", "defaults", '"x"')
+    assert await store.set_plugin_version("ssl", 0, 4)
+    assert await store.set_plugin_version("dns", 0, 1)
+    assert [
+        (r.namespace, r.collection, r.key, r.value) for r in await store.list_all_plugin_records()
+    ] == [
+        ("dns", "kv", "defaults", '"x"'),
+        ("dns", "zones", "z.example", "3"),
+        ("ssl", "table:certificates", "b.example", '{"id":2}'),
+    ]
+    assert await store.list_plugin_versions() == {"dns": 1, "ssl": 4}
+
+
 async def test_a_plugin_value_comes_back_exactly_as_put(store: Store) -> None:
     text = (
         '{ "b": [1, 2.50, null],\n  "a": "caf\\u00e9 日本 \\ud83d\\ude00 😀", "big": "'

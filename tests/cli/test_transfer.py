@@ -127,6 +127,10 @@ async def populate(data_dir: Path) -> None:
         accounts = Accounts(store, runtime.passwords, runtime.clock)
         now = time.time()
         await store.save_feature_list("gold", {"webmail": False, "ssh": True})
+        # a plugin's own records and schema version (as extension/storage.py writes them)
+        await store.put_plugin_record("dns_zones", "table:zones", "bob.example", '{"serial":7}')
+        await store.put_plugin_record("example", "kv", "settings", '{"max_note_chars":500}')
+        assert await store.set_plugin_version("dns_zones", 0, 3)
         bob = await accounts.create(
             user="bob", domain="bob.example", password=BOB_PASSWORD, owner="res"
         )
@@ -314,12 +318,14 @@ def test_a_round_trip_sqlite_postgresql_sqlite_keeps_everything(
     middle = new_node(tmp_path / "pg", f"store: {postgresql_store_url}\n")
     takes_key_of(middle, source.data_dir)
     imported = import_(middle, first)
-    counts = {line.split()[0]: line.split()[1:] for line in imported.splitlines()[1:12]}
+    rows = imported.splitlines()[1 : 1 + len(KINDS)]
+    counts = {line.split()[0]: line.split()[1:] for line in rows}
     assert set(counts) == set(KINDS)
     for kind in ("accounts", "mailboxes", "tokens", "list_entries"):
         assert counts[kind][0] == counts[kind][1] != "0", (kind, imported)
     assert counts["accounts"] == ["3", "3"] and counts["tokens"] == ["3", "3"]
     assert counts["used_steps"] == ["1", "1"] and counts["blocks"] == ["1", "1"]
+    assert counts["plugin_records"] == ["2", "2"] and counts["plugin_versions"] == ["1", "1"]
     assert "matches the file" in imported
 
     second = tmp_path / "from-postgresql.json"
@@ -342,6 +348,21 @@ def test_a_round_trip_sqlite_postgresql_sqlite_keeps_everything(
     assert moved["issuers"] == {"res": "Reseller Hosting"}
     assert json.loads(moved["settings"][CONFIG_SETTING])["max_failures"] == 7
     assert not NOT_MOVED_SETTINGS & set(moved["settings"])
+    assert moved["plugin_records"] == [
+        {
+            "namespace": "dns_zones",
+            "collection": "table:zones",
+            "key": "bob.example",
+            "value": '{"serial":7}',
+        },
+        {
+            "namespace": "example",
+            "collection": "kv",
+            "key": "settings",
+            "value": '{"max_note_chars":500}',
+        },
+    ]
+    assert moved["plugin_versions"] == {"dns_zones": 3}
     text = first.read_text()
     for plain in (BOB_NEW_PASSWORD, RES_TOKEN, BOB_TOKEN, ROOT_TOKEN, ACCESS_HASH):
         assert plain not in text  # only hashes, digests and sealed bytes

@@ -4,13 +4,19 @@ inside the durable store's transaction()."""
 
 from __future__ import annotations
 
-from panelauth.core.stores import PLUGIN_PAGE_RECORDS, Store
+from panelauth.core.stores import PLUGIN_PAGE_RECORDS, PluginRecord, Store
 
 
 class DurablePluginRecords:
     """Mixed into SplitStore: every PluginRecordStore call goes to `durable`."""
 
     durable: Store
+
+    async def list_all_plugin_records(self) -> list[PluginRecord]:
+        return await self.durable.list_all_plugin_records()
+
+    async def list_plugin_versions(self) -> dict[str, int]:
+        return await self.durable.list_plugin_versions()
 
     async def get_plugin_record(self, namespace: str, collection: str, key: str) -> str | None:
         return await self.durable.get_plugin_record(namespace, collection, key)

@@ -13,6 +13,7 @@ from panelauth.backends.sqlite_base import SqliteBase
 from panelauth.core.stores import (
     PLUGIN_NAME_CHARS,
     PLUGIN_PAGE_RECORDS,
+    PluginRecord,
     check_plugin_address,
     check_plugin_page,
     check_plugin_text,
@@ -71,6 +72,17 @@ class PluginTables(SqliteBase):
             (namespace, collection, prefix, after, end, end, limit),
         )
         return [(str(row[0]), str(row[1])) for row in rows]
+
+    async def list_all_plugin_records(self) -> list[PluginRecord]:
+        rows = self._read(
+            "SELECT namespace, collection, key, value FROM plugin_records "
+            "ORDER BY namespace, collection, key"
+        )
+        return [PluginRecord(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    async def list_plugin_versions(self) -> dict[str, int]:
+        rows = self._read("SELECT namespace, version FROM plugin_versions ORDER BY namespace")
+        return {str(row[0]): int(row[1]) for row in rows}
 
     async def get_plugin_version(self, namespace: str) -> int:
         check_plugin_text("namespace", namespace, PLUGIN_NAME_CHARS)

@@ -437,6 +437,16 @@ class RequestBoundary(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PluginRecord:
+    """One plugin record, as stored: its address and its value's JSON text."""
+
+    namespace: str
+    collection: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class AccessHash:
     """A user's WHM access hash, as stored: its SHA-512 digest only (TK-9)."""
 
@@ -503,6 +513,14 @@ class TransferStore(Protocol):
     async def list_used_steps(self) -> list[UsedStep]:
         """Every remembered used step, ordered by user and step (rewritten with
         use_totp_step, oldest first)."""
+        ...
+
+    async def list_all_plugin_records(self) -> list[PluginRecord]:
+        """Every plugin's every record, ordered by namespace, collection and key."""
+        ...
+
+    async def list_plugin_versions(self) -> dict[str, int]:
+        """Every namespace's schema version that was ever set, by namespace."""
         ...
 
     async def list_issuers(self) -> dict[str, str]:

@@ -3,14 +3,15 @@
 the store contract only, so any backend moves to any other.
 
 What moves: every account (root included) with its password hash and credential version,
-mailboxes, feature lists, API tokens of both kinds (their digests, ACLs, IP lists and
-expiry), access hash digests, two-factor secrets exactly as sealed, two-factor issuers, the
-remembered used TOTP steps (so a code used before the move is refused after it, TF-2), every
-setting (the two-factor policy, cPHulk's configuration, the key id, ...), the allow and deny
-lists, and the blocks and locks in force. Only what the store holds: hashes, digests and sealed
-bytes, never a password, token or two-factor secret in the clear. The two-factor secrets stay
-sealed with the installation's key file (tfa.key, outside the store, TF-8), which must go with
-the file; the file is sealed with it too (below).
+mailboxes, feature lists, API tokens of both kinds (their digests, ACLs, IP lists and expiry),
+access hash digests, two-factor secrets exactly as sealed, two-factor issuers, the remembered
+used TOTP steps (so a code used before the move is refused after it, TF-2), every setting (the
+two-factor policy, cPHulk's configuration, the key id, ...), the allow and deny lists, the
+blocks and locks in force, and the plugins' records and schema versions (format version 2; a
+version 1 file, which has none, is still read). Only what the store holds: hashes, digests and
+sealed bytes, never a password, token or two-factor secret in the clear. The two-factor secrets
+stay sealed with the installation's key file (tfa.key, outside the store, TF-8), which must go
+with the file; the file is sealed with it too (below).
 
 What does not move, by choice:
 * sessions, single-use login URLs and hand-off tokens (which are sessions): users log in again.
@@ -27,23 +28,23 @@ What does not move, by choice:
 The format: one JSON document (a `format` name and `version`, when and from what kind of store
 it was made, the id of the two-factor key, the count of each kind, the records by kind, and a
 seal). One document rather than JSON lines: an installation's records are small (a few hundred
-bytes each), so the whole file is read before anything is written, and a file cut short is
-never valid JSON: it cannot be half imported. The seal is an HMAC-SHA-256, under a key derived
-from the two-factor key file, of the document's canonical JSON (sorted keys, no spaces): an
-edited, truncated or reordered file is refused, and so is a file read with another key file
-(which could not open its two-factor secrets anyway). Whoever holds the key file can make a
-file that passes; it is a check of integrity and of the right key, not a signature.
+bytes each), so the whole file is read before anything is written, and a file cut short is never
+valid JSON: it cannot be half imported. The seal is an HMAC-SHA-256, under a key derived from
+the two-factor key file, of the document's canonical JSON (sorted keys, no spaces): an edited,
+truncated or reordered file is refused, and so is a file read with another key file (which could
+not open its two-factor secrets anyway). Whoever holds the key file can make a file that passes;
+it is a check of integrity and of the right key, not a signature.
 
-Importing: into an empty store only (`require_empty`): no cPanel account (so no mailbox), no
-API token, access hash, two-factor secret, used step, issuer, list entry or block (ended or
-not), no feature list but an empty `default`, and root absent or as `init` made it (its
-password never changed, not suspended). A root made by `init` is replaced by the file's;
-settings the file has replace the store's (the key id `init` wrote among them), the store's
-others stay. Everything happens in one transaction of the store (TransferStore.transaction:
-SQLite and PostgreSQL, a split store's durable store): the emptiness check, every write, then
-a reading back of every kind compared with the file, record by record. Any failure, a
-difference among them, rolls all of it back: the store is left exactly as it was.
-"""
+Importing: into an empty store only (`require_empty`): no cPanel account (so no mailbox), no API
+token, access hash, two-factor secret, used step, issuer, list entry or block (ended or not), no
+feature list but an empty `default`, and root absent or as `init` made it (its password never
+changed, not suspended). A root made by `init` is replaced by the file's; settings the file has
+replace the store's (the key id `init` wrote among them), the store's others stay; so do plugin
+records and versions (the plugins' migrations may have run on the new store already: the file's
+state of each record and version wins). Everything happens in one transaction of the store
+(TransferStore.transaction: SQLite and PostgreSQL, a split store's durable store): the emptiness
+check, every write, then a reading back of every kind compared with the file, record by record.
+Any failure, a difference among them, rolls all of it back: the store is left exactly as it was."""
 
 from __future__ import annotations
 
@@ -58,11 +59,21 @@ from typing import Any, Final
 from panelauth.core.hulk import Block, ListEntry, ListName
 from panelauth.core.models import ROOT, Account, Mailbox
 from panelauth.core.secretbox import KEY_ID_SETTING, key_id
-from panelauth.core.stores import AccessHash, SealedSecret, Store, UsedStep
+from panelauth.core.stores import (
+    AccessHash,
+    PluginRecord,
+    SealedSecret,
+    Store,
+    UsedStep,
+    check_plugin_address,
+    check_plugin_value,
+    check_plugin_version,
+)
 from panelauth.core.tokens import ApiToken, TokenKind
+from panelauth.errors import InvalidArgument
 
 FORMAT: Final = "panelauth-export"
-VERSION: Final = 1
+VERSION: Final = 2  # 2 added the plugins' records and versions
 # the split store's session generation (redis_sessions.GENERATION_SETTING): sessions stay behind
 NOT_MOVED_SETTINGS: Final = frozenset({"session_generation"})
 KINDS: Final = (
@@ -77,7 +88,10 @@ KINDS: Final = (
     "settings",
     "list_entries",
     "blocks",
+    "plugin_records",
+    "plugin_versions",
 )
+KINDS_OF_VERSION: Final = {1: KINDS[:11], 2: KINDS}
 _SEAL_KEY_LABEL: Final = b"panelauth export seal"
 EVERY_BLOCK: Final = 0.0  # list_blocks(EVERY_BLOCK): every block, ended or not (times are > 0)
 
@@ -101,6 +115,8 @@ class Snapshot:
     settings: Mapping[str, str] = field(default_factory=dict)
     list_entries: tuple[ListEntry, ...] = ()
     blocks: tuple[Block, ...] = ()
+    plugin_records: tuple[PluginRecord, ...] = ()
+    plugin_versions: Mapping[str, int] = field(default_factory=dict)
 
     def kind(self, name: str) -> tuple[Any, ...] | Mapping[str, Any]:
         value: tuple[Any, ...] | Mapping[str, Any] = getattr(self, name)
@@ -144,6 +160,8 @@ async def read_snapshot(store: Store, *, blocks_after: float) -> Snapshot:
             settings={k: v for k, v in settings.items() if k not in NOT_MOVED_SETTINGS},
             list_entries=(await store.hulk_view()).entries,
             blocks=tuple(await store.list_blocks(blocks_after)),
+            plugin_records=tuple(await store.list_all_plugin_records()),
+            plugin_versions=await store.list_plugin_versions(),
         )
     )
 
@@ -168,6 +186,10 @@ def canonical(snapshot: Snapshot) -> Snapshot:
             sorted(snapshot.list_entries, key=lambda e: (e.list_name.value, e.network))
         ),
         blocks=tuple(sorted(snapshot.blocks, key=lambda b: (b.kind, b.key))),
+        plugin_records=tuple(
+            sorted(snapshot.plugin_records, key=lambda r: (r.namespace, r.collection, r.key))
+        ),
+        plugin_versions=dict(sorted(snapshot.plugin_versions.items())),
     )
 
 
@@ -244,6 +266,12 @@ async def _write(store: Store, snapshot: Snapshot) -> None:
         )
     for block in snapshot.blocks:
         await store.insert_block(block)
+    for record in snapshot.plugin_records:
+        await store.put_plugin_record(record.namespace, record.collection, record.key, record.value)
+    for namespace, version in snapshot.plugin_versions.items():
+        current = await store.get_plugin_version(namespace)
+        if not await store.set_plugin_version(namespace, current, version):
+            raise TransferError(f"the plugin “{namespace}” changed its version meanwhile")
 
 
 async def _write_accounts(store: Store, snapshot: Snapshot) -> None:
@@ -281,15 +309,19 @@ async def _write_two_factor(store: Store, snapshot: Snapshot) -> None:
 
 def compare(expected: Snapshot, found: Snapshot) -> list[KindCount]:
     """Each kind's count read (`expected`, the file's) and written (`found`, read back from
-    the store); TransferError naming every kind whose records differ. Settings: the file's keys
-    with the file's values (the store may keep others of its own)."""
+    the store); TransferError naming every kind whose records differ. Settings, plugin records
+    and plugin versions: the file's, as in the file (the store may keep others of its own)."""
     counts: list[KindCount] = []
     differ: list[KindCount] = []
     for name in KINDS:
         wanted, got = expected.kind(name), found.kind(name)
-        if name == "settings":
+        if name in ("settings", "plugin_versions"):
             assert isinstance(wanted, Mapping) and isinstance(got, Mapping)
             written = sum(1 for key, value in wanted.items() if got.get(key) == value)
+            same = written == len(wanted)
+        elif name == "plugin_records":
+            held = set(got)
+            written = sum(1 for record in wanted if record in held)
             same = written == len(wanted)
         else:
             written = len(got)
@@ -337,9 +369,10 @@ def decode(data: bytes, key: bytes) -> Snapshot:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise TransferError("not a panelauth export (no `format: panelauth-export`)")
     version = document.get("version")
-    if version != VERSION:
+    kinds = KINDS_OF_VERSION.get(version) if isinstance(version, int) else None
+    if kinds is None:
         raise TransferError(
-            f"export format version {version!r}: this panelauth reads version {VERSION} only"
+            f"export format version {version!r}: this panelauth reads versions 1 to {VERSION}"
         )
     seal = document.pop("seal", None)
     if not isinstance(seal, str):
@@ -352,10 +385,11 @@ def decode(data: bytes, key: bytes) -> Snapshot:
     if not hmac.compare_digest(seal, _seal(key, document)):
         raise TransferError("the export was changed after it was written (its seal does not match)")
     records = document.get("records")
-    if not isinstance(records, dict) or set(records) != set(KINDS):
-        raise TransferError(f"the export's records are not the kinds {', '.join(KINDS)}")
-    snapshot = canonical(Snapshot(**{name: _DECODERS[name](records[name], name) for name in KINDS}))
-    if document.get("counts") != snapshot.counts():
+    if not isinstance(records, dict) or set(records) != set(kinds):
+        raise TransferError(f"the export's records are not the kinds {', '.join(kinds)}")
+    snapshot = canonical(Snapshot(**{name: _DECODERS[name](records[name], name) for name in kinds}))
+    counts = snapshot.counts()
+    if document.get("counts") != {name: counts[name] for name in kinds}:
         raise TransferError("the export's counts do not match its records")
     if not any(account.user == ROOT for account in snapshot.accounts):
         raise TransferError("the export has no root account: not a whole installation")
@@ -495,6 +529,13 @@ def _mapping(records: Any) -> dict[str, Any]:
     }
 
 
+def _plugin_records(records: Any) -> list[dict[str, Any]]:
+    return [
+        {"namespace": r.namespace, "collection": r.collection, "key": r.key, "value": r.value}
+        for r in records
+    ]
+
+
 _ENCODERS: dict[str, Callable[[Any], Any]] = {
     "accounts": _accounts,
     "mailboxes": _mailboxes,
@@ -507,6 +548,8 @@ _ENCODERS: dict[str, Callable[[Any], Any]] = {
     "settings": _mapping,
     "list_entries": _list_entries,
     "blocks": _blocks,
+    "plugin_records": _plugin_records,
+    "plugin_versions": _mapping,
 }
 
 
@@ -696,6 +739,36 @@ def _read_blocks(raw: Any, kind: str) -> tuple[Block, ...]:
     )
 
 
+_PLUGIN_RECORD_FIELDS = ("namespace", "collection", "key", "value")
+
+
+def _read_plugin_records(raw: Any, kind: str) -> tuple[PluginRecord, ...]:
+    found = []
+    for index, r in enumerate(_each(raw, kind, _PLUGIN_RECORD_FIELDS)):
+        record = PluginRecord(
+            r.text("namespace"), r.text("collection"), r.text("key"), r.text("value")
+        )
+        try:
+            check_plugin_address(record.namespace, record.collection, record.key)
+            check_plugin_value(record.value)
+        except InvalidArgument as error:
+            raise TransferError(f"{kind}[{index}]: {error.message}") from None
+        found.append(record)
+    return tuple(found)
+
+
+def _read_versions(raw: Any, kind: str) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise TransferError(f"{kind}: expected a mapping of versions")
+    for namespace, version in raw.items():
+        try:
+            check_plugin_address(namespace, "versions")
+            check_plugin_version(version)
+        except InvalidArgument as error:
+            raise TransferError(f"{kind}[{namespace!r}]: {error.message}") from None
+    return dict(sorted(raw.items()))
+
+
 def _read_texts(raw: Any, kind: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
         raise TransferError(f"{kind}: expected a mapping of strings")
@@ -723,4 +796,6 @@ _DECODERS: dict[str, Callable[[Any, str], Any]] = {
     "settings": _read_texts,
     "list_entries": _read_list_entries,
     "blocks": _read_blocks,
+    "plugin_records": _read_plugin_records,
+    "plugin_versions": _read_versions,
 }
