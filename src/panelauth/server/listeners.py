@@ -10,7 +10,8 @@ head and counts against the worker's connection limits (server/connections.py). 
 TLS or HTTP start (server/proxy_protocol.py); off, the sites are exactly as without it.
 Every minute each worker compares its clock with a shared store's and logs an error while the
 skew is beyond `max_clock_skew_seconds` (FT-10, core/clock_skew.py; `panelauth serve` checked
-it once before the workers were forked).
+it once before the workers were forked). When an enabled plugin provides certificates, the TLS
+sites serve them by SNI from a per-worker cache of contexts (server/sni.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ from panelauth.server.health import Health
 from panelauth.server.logfiles import FLUSH_INTERVAL, reopen_all
 from panelauth.server.protocol_errors import CalmServer
 from panelauth.server.proxy_protocol import ProxySockSite, TrustedProxies
+from panelauth.server.sni import SniCache
 from panelauth.server.state import ServerState, build_state
 from panelauth.server.tls import server_context
 
@@ -162,7 +165,7 @@ async def _worker(
     state = await build_state(
         data_dir, settings, clock, wall_clock=clock.wall, log_flush_interval=FLUSH_INTERVAL
     )
-    tls = server_context(options.cert or data_dir.cert, options.key or data_dir.key)
+    tls = _tls_context(options, state)
     _raise_open_files_limit(settings.max_connections)
     # one count for the six listeners: the limits are per worker (TR-6)
     limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_address)
@@ -222,6 +225,15 @@ async def _worker(
         finally:
             await state.aclose()  # writes every buffered log line first
             last_checkpoint(clock)
+
+
+def _tls_context(options: ServeOptions, state: ServerState) -> ssl.SSLContext:
+    """panelauth's certificate, and the enabled plugins' by SNI (server/sni.py)."""
+    data_dir = options.data_dir
+    tls = server_context(options.cert or data_dir.cert, options.key or data_dir.key)
+    if state.certificates is not None:
+        SniCache(state.certificates).attach(tls)
+    return tls
 
 
 async def _second(stop: asyncio.Event) -> None:

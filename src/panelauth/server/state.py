@@ -175,7 +175,8 @@ class ServerState:
     login_log: LoginLog
     audit: AuditLog
     log_files: tuple[LogFile, ...] = ()  # flushed and closed by `aclose`
-    # the enabled plugins' certificates by TLS server name (extension/hooks.py); None: none
+    # the enabled plugins' certificates by TLS server name (extension/hooks.py), asked by the
+    # TLS listeners through a per-worker cache of contexts (server/sni.py); None: none
     certificates: CertificateSource | None = None
 
     @property

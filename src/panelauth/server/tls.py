@@ -1,12 +1,16 @@
-"""The service certificate: self-signed at first start, or the operator's own (TR-3)."""
+"""The service certificate: self-signed at first start, or the operator's own (TR-3); and the
+TLS contexts built from a plugin's certificate for one server name (server/sni.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
 import socket
 import ssl
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
@@ -61,7 +65,46 @@ def generate_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     """TLS 1.2 or newer with the library's secure defaults (RFC 9325)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context = _base_context()
     context.load_cert_chain(cert_path, key_path)
     return context
+
+
+def context_from_pem(chain_pem: str, key_pem: str) -> ssl.SSLContext:
+    """A context like `server_context` serving `chain_pem` with `key_pem`, given as text.
+
+    `load_cert_chain` reads only files: the PEM goes through anonymous in-memory files
+    (memfd), so a key never touches a disk; ssl.SSLError when the pair is unusable.
+    """
+    context = _base_context()
+    with _memory_file(chain_pem) as chain_path, _memory_file(key_pem) as key_path:
+        context.load_cert_chain(chain_path, key_path)
+    return context
+
+
+def _base_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+@contextlib.contextmanager
+def _memory_file(text: str) -> Iterator[str]:
+    """A path to read `text` from: an anonymous memory file where Linux has them, else a
+    private temporary file removed on exit."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("panelauth-pem", os.MFD_CLOEXEC)
+        try:
+            unwritten = memoryview(text.encode("ascii"))
+            while unwritten:
+                unwritten = unwritten[os.write(fd, unwritten) :]
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    with tempfile.TemporaryDirectory(prefix="panelauth-pem-") as directory:
+        path = Path(directory) / "pem"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(text)
+        yield str(path)
