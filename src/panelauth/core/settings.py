@@ -20,6 +20,10 @@ class ConfigError(ValueError):
     """The configuration file is invalid; the message names the key."""
 
 
+# the plugins that ship inside panelauth (src/panelauth/plugins/), served unless the settings say
+REFERENCE_PLUGINS: tuple[str, ...] = ("dns_zones", "ssl", "domains")
+
+
 @dataclass(frozen=True)
 class Settings:
     hostname: str = field(default_factory=socket.gethostname)
@@ -68,8 +72,9 @@ class Settings:
     store_cache_entries: int = 10_000
     # FT-10: the most this node's clock may differ from the store server's (at start: refused)
     max_clock_skew_seconds: float = 5.0
-    # the plugins served: names of installed `panelauth.functions` entry points (docs/extending.md)
-    plugins: tuple[str, ...] = ()
+    # the plugins served: names of installed `panelauth.functions` entry points (docs/extending.md);
+    # by default the reference plugins that ship with panelauth (`plugins: []` serves none)
+    plugins: tuple[str, ...] = REFERENCE_PLUGINS
 
     def public_host(self, requested: str | None) -> str:
         """`requested` (a Host header: name, optional port) if it is one of this server's names,
@@ -120,7 +125,7 @@ SETTING_HELP: dict[str, str] = {
     "store_cache_entries": "accounts, tokens and sessions cached per worker, each (0: no cache)",
     "max_clock_skew_seconds": "the most this node's clock may differ from a shared store's "
     "(more: it refuses to start, and logs an error every minute while running)",
-    "plugins": "plugins to serve, by entry-point name (group panelauth.functions); none if empty",
+    "plugins": "plugins to serve, by entry-point name (group panelauth.functions); [] for none",
 }
 # settings whose default is None accept `null`, which means that default
 _NULLABLE = frozenset(f.name for f in fields(Settings) if f.default is None)
