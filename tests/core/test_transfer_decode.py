@@ -208,3 +208,22 @@ async def test_an_import_replaces_records_and_versions_plugins_wrote_after_init(
         assert await store.get_plugin_record("dns_zones", "kv", "defaults") == '{"ttl":14400}'
     finally:
         await store.aclose()
+
+
+async def test_an_import_whose_plugin_version_moves_meanwhile_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plugin's migration running on another node during the import: refused, rolled back."""
+    store = await open_store("sqlite://:memory:", migrate=True, clock=FrozenClock(10.0))
+    try:
+
+        async def moved(namespace: str, expected: int, new: int) -> bool:
+            return False
+
+        monkeypatch.setattr(store, "set_plugin_version", moved)
+        with pytest.raises(TransferError, match="the plugin “dns_zones” changed its version"):
+            await transfer.import_snapshot(store, SNAPSHOT)
+        assert await store.get_account("root") is None
+        assert await store.list_all_plugin_records() == []
+    finally:
+        await store.aclose()
