@@ -71,6 +71,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from panelauth.backends import records
+from panelauth.backends.barriers import Barriers
 from panelauth.backends.postgresql_connect import (
     Deadline,
     connection_options,
@@ -89,7 +90,6 @@ from panelauth.errors import AlreadyExists, NotFound, StoreUnavailable
 
 WAIT_TIMEOUT_MS: Final = 2000  # a call's deadline (the pool, its statements), lock_timeout
 POOL_SIZE: Final = 10  # connections per store at most (one is kept open), plus the listener
-BARRIER: Final = "barrier:"  # a notice's payload that only says "everything before me arrived"
 TRUST_SECONDS: Final = 1.0  # caches answer only while the listener's last proof is this recent
 PROBE_SECONDS: Final = 1.5  # schema_version()'s deadline at most (readiness gives up at 2 s)
 MIGRATE_SECONDS: Final = 600.0  # migrate()'s deadline: its scripts may rewrite whole tables
@@ -169,7 +169,7 @@ class PostgresqlBase:
         self._notices = 0
         self._seen = 0
         self._epoch = 0
-        self._barriers: dict[str, asyncio.Future[None]] = {}
+        self._barriers = Barriers()
         # request boundaries (begin_request): once a caller marks them, the signal is checked
         # once per request instead of at every cached lookup
         self._per_request = False
@@ -375,10 +375,7 @@ class PostgresqlBase:
     def _on_notice(self, payload: str) -> None:
         if payload == self._origin:
             return  # this store's own write: it evicted what it changed
-        if payload.startswith(BARRIER):
-            waiter = self._barriers.get(payload)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        if self._barriers.arrived(payload):
             return
         self._notices += 1
 
@@ -401,17 +398,11 @@ class PostgresqlBase:
         """Whether this store's listener got, within `timeout` seconds, every notice committed
         before the call: a barrier notice of its own comes back after them (the server
         delivers notices in commit order). For tests that must not race a notice."""
-        token = f"{BARRIER}{secrets.token_hex(8)}"
-        waiter = asyncio.get_running_loop().create_future()
-        self._barriers[token] = waiter
-        try:
+
+        async def send(token: str) -> None:
             await self._read("SELECT pg_notify(%s, %s)", (self._location.channel, token))
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return False
-        finally:
-            del self._barriers[token]
-        return True
+
+        return await self._barriers.passed(send, timeout)
 
     def _flush(self) -> None:
         self._epoch += 1

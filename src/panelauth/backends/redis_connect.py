@@ -93,6 +93,12 @@ def connection_pool(location: Location, *, wait_seconds: float) -> ConnectionPoo
         raise ValueError(f"not a Redis session store URL: {type(error).__name__}") from None
 
 
+def number(value: float) -> str:
+    """A time as the Redis stores keep it: Python's shortest exact decimal, read back as the
+    same float (Lua compares it with tonumber() and never formats one)."""
+    return repr(float(value))
+
+
 def describe(error: BaseException) -> str:
     """A failure for the log and the operator, without values: its class, and for a failure to
     connect or a timeout (which name the server, never data) the first line of its message."""

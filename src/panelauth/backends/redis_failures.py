@@ -18,7 +18,6 @@ failure or reserving an attempt needs Redis and fails closed (503).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import secrets
@@ -27,13 +26,14 @@ from time import monotonic
 from typing import Any, Final
 
 from panelauth.backends import redis_failure_scripts as scripts
+from panelauth.backends.barriers import Barriers
+from panelauth.backends.redis_connect import number as _number
 from panelauth.backends.redis_link import RedisLink
 from panelauth.backends.redis_listener import ChangeListener
 from panelauth.backends.sqlite_cache import MISSING, RecordCache
 from panelauth.core.hulk import FAILING_USERS_SHOWN, Failure, Limits, Method
 from panelauth.errors import StoreUnavailable
 
-BARRIER: Final = "barrier:"  # a message that only says "everything before me arrived"
 TRUST_SECONDS: Final = 1.0  # the cache answers only while the last proof is this recent
 EXPIRY_MARGIN_SECONDS: Final = 60.0  # a set outlives the longest window by this much
 
@@ -57,7 +57,7 @@ class RedisFailureCounters:
         self._listening = False
         self._proven_at = float("-inf")
         self._epoch = 0  # moves at every change: a read in flight across one is not cached
-        self._barriers: dict[str, asyncio.Future[None]] = {}
+        self._barriers = Barriers()
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -183,12 +183,8 @@ class RedisFailureCounters:
         return self._listening and monotonic() - self._proven_at <= TRUST_SECONDS
 
     def _on_message(self, payload: str) -> None:
-        if payload.startswith(BARRIER):
-            waiter = self._barriers.get(payload)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-            return
-        self._changed()
+        if not self._barriers.arrived(payload):
+            self._changed()
 
     async def _caught_up(self, timeout: float = 5.0) -> bool:
         """Whether the listener got, within `timeout` seconds, every change published before
@@ -196,18 +192,12 @@ class RedisFailureCounters:
         not race a message. Without a listener (none started yet) nothing is cached: True."""
         if self._listener is None:
             return True
-        token = f"{BARRIER}{secrets.token_hex(8)}"
-        waiter = asyncio.get_running_loop().create_future()
-        self._barriers[token] = waiter
         channel = self._key("changed")
-        try:
+
+        async def send(token: str) -> None:
             await self._link.command(lambda: self._link.client.publish(channel, token))
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            return False
-        finally:
-            del self._barriers[token]
-        return True
+
+        return await self._barriers.passed(send, timeout)
 
     def _on_listening(self, listening: bool) -> None:
         """Started or stopped: the cache starts empty either way (a message may have been lost)."""
@@ -233,10 +223,6 @@ class RedisFailureCounters:
 
     def _key(self, *parts: str) -> str:
         return self._prefix + "hulk:" + ":".join(parts)
-
-
-def _number(value: float) -> str:
-    return repr(float(value))
 
 
 def _ttl_ms(limits: Limits) -> str:

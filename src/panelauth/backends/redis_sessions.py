@@ -48,6 +48,7 @@ from typing import Any, Final, TypeVar
 from redis.commands.core import AsyncScript
 
 from panelauth.backends import redis_scripts
+from panelauth.backends.redis_connect import number as _number
 from panelauth.backends.redis_connect import parse_url, unavailable
 from panelauth.backends.redis_link import RedisLink
 from panelauth.clock import Clock
@@ -65,11 +66,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OPTIONAL = ("account", "possessor", "bound_address")  # absent from the hash when None
-
-
-def _number(value: float) -> str:
-    """A time as Redis stores it: Python's shortest exact decimal, read back as the same float."""
-    return repr(float(value))
 
 
 def _fields(session: Session) -> list[str]:
