@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 import ssl
 import time
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from panelauth.extension.hooks import CertificateSource
+from panelauth.protocol.hostnames import host_name
 from panelauth.server.tls import context_from_pem
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ NEGATIVE_TTL: Final = 3.0
 MAX_ENTRIES: Final = 1024
 MAX_IN_FLIGHT: Final = 8
 LOOKUPS_PER_SECOND: Final = 50
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 
 
 @dataclass(slots=True)
@@ -81,7 +79,7 @@ class SniCache:
         """The SNI callback: switch the connection to the name's context if one is cached,
         and start a lookup for a name unknown or stale. Never raises: a failure here would
         abort the handshake."""
-        name = _host(server_name)
+        name = host_name(server_name)
         if name is None:
             return None
         entry = self._entries.get(name)
@@ -135,13 +133,6 @@ class SniCache:
         self._entries.move_to_end(name)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
-
-
-def _host(server_name: str | None) -> str | None:
-    if not server_name:
-        return None
-    name = server_name.lower().removesuffix(".")
-    return name if len(name) <= 253 and _HOST.fullmatch(name) else None
 
 
 def _context_or_none(name: str, chain_pem: str, key_pem: str) -> ssl.SSLContext | None:

@@ -1,4 +1,5 @@
-"""Host names: the install domain as typed, and whether a certificate's names cover a host.
+"""The install domain as typed (a host name: protocol/hostnames.py), and whether a
+certificate's names cover a host.
 
 Matching follows what browsers apply (RFC 6125 §6.4, the CA/Browser Forum's rules): only the
 subject alternative names count (never the subject's common name); names compare without case
@@ -9,28 +10,8 @@ needs at least two labels after it (`*.com` covers nothing).
 
 from __future__ import annotations
 
-import re
-from typing import Final
-
 from panelauth.extension import InvalidArgument
-
-MAX_NAME_CHARS: Final = 253
-# LDH labels (and `_`, which panelauth's domains allow), 63 characters at most each
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
-
-
-def normalized(name: str) -> str:
-    """`name` lowercased, without surrounding blanks or a final dot."""
-    return name.strip().lower().removesuffix(".")
-
-
-def host_name(text: str) -> str | None:
-    """The host name `text` names, or None when it is not one (a wildcard is not)."""
-    name = normalized(text)
-    if len(name) > MAX_NAME_CHARS or not _HOST.fullmatch(name):
-        return None
-    return name
+from panelauth.protocol.hostnames import MAX_NAME_CHARS, host_name
 
 
 def require_host_name(text: str) -> str:

@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from panelauth.extension import InvalidArgument
-from panelauth.plugins.ssl.names import covered_by, normalized
+from panelauth.plugins.ssl.names import covered_by
+from panelauth.protocol.hostnames import normalized
 
 MAX_CERTIFICATE_CHARS: Final = 16 * 1024
 MAX_KEY_CHARS: Final = 16 * 1024

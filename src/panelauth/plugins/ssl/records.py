@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from panelauth.extension import FunctionFailed, PluginStorage
-from panelauth.plugins.ssl.names import covered_by, host_name
+from panelauth.plugins.ssl.names import covered_by
 from panelauth.plugins.ssl.pem import CheckedCertificate, fingerprint, public_key_id
+from panelauth.protocol.hostnames import host_name
 
 INSTALLED: Final = "installed"
 MAX_PER_ACCOUNT: Final = 100  # installs are per domain and subdomain: bound what one account keeps
