@@ -53,6 +53,28 @@ def test_a_store_url_is_shown_without_its_password(tmp_path: Path) -> None:
     assert "s3cret" not in DataDir(tmp_path, store_option=PG).store_label
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://db.example/panelauth?password=s3cret&schema=node",
+            "postgresql://db.example/panelauth?password=***&schema=node",
+        ),
+        (
+            "postgresql://u:s3cret@db/x?sslpassword=s3cret&PASSWORD=s3cret",
+            "postgresql://u:***@db/x?sslpassword=***&PASSWORD=***",
+        ),
+        ("redis://127.0.0.1:6379/0?password=s3cret", "redis://127.0.0.1:6379/0?password=***"),
+        ("postgresql://db/x?pass%77ord=s3cret", "postgresql://db/x?pass%77ord=***"),
+        ("postgresql://db/x?schema=node&password", "postgresql://db/x?schema=node&password"),
+    ],
+)
+def test_a_password_in_the_query_is_not_shown(url: str, shown: str) -> None:
+    # libpq and redis-py read a password from the query string too
+    assert redacted(url) == shown
+    assert "s3cret" not in redacted(url)
+
+
 def test_a_command_against_an_unreachable_store_says_so_in_one_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     code, output = run(data_dir, "init")

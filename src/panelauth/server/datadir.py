@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -148,13 +148,29 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return " ".join(str(error).split())
 
 
+# query parameters that carry a secret in a store URL: libpq reads `password` and `sslpassword`
+# there as well as in the user part, and redis-py reads `password`
+_SECRET_URL_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def redacted(url: str) -> str:
-    """A store URL without its password (user:password@ becomes user:***@, :password@ :***@)."""
+    """A store URL without its password (user:password@ becomes user:***@, :password@ :***@,
+    and the value of a `password` or `sslpassword` query parameter ***)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    if query:
+        pairs = [pair.partition("=") for pair in query.split("&")]
+        query = "&".join(
+            f"{name}{equals}***"
+            if unquote(name).lower() in _SECRET_URL_PARAMETERS and equals
+            else f"{name}{equals}{value}"
+            for name, equals, value in pairs
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def default_data_dir() -> Path:
