@@ -19,12 +19,18 @@ port as an extra site of the real worker):
 Needs `wrk` (Debian: `apt-get install -y wrk`); without it a small Python load generator
 (bench/loadgen.py) is used and its absolute figures are not comparable with wrk's.
 
+With `--big-store` the data directory first gets 1,000,000 more sessions and 100,000 more
+accounts, each with a WHM token (bench/big_store.py's `fill`), for issue 9's requirement that
+every ratio on such a store stay within 90% of its value on a small one.
+
 usage: .venv/bin/python bench/run.py [--rounds 3] [--duration 10] [--connections 64]
+                                     [--big-store]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import datetime
@@ -53,6 +59,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from big_store import fill  # bench/big_store.py: the same big store as its lookup benchmark
+
 BENCH_DIR = Path(__file__).resolve().parent
 HELLO_SERVER = BENCH_DIR / "hello_server.py"
 LOADGEN = BENCH_DIR / "loadgen.py"
@@ -65,6 +73,7 @@ READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 40.0  # the server's shutdown grace is 30 s
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 NOISY_OTHER_CPU = 0.10  # cores used by other processes during a run that make it suspect
+BIG_SESSIONS, BIG_ACCOUNTS = 1_000_000, 100_000  # --big-store (issue 9)
 WRK_INSTALL_HINT = "wrk is not installed: `apt-get install -y wrk` (Debian package `wrk`)"
 
 
@@ -87,6 +96,7 @@ class Config:
     max_busy: float  # other processes' CPU share above which a run waits (or warns)
     wait_quiet: float  # seconds a run may wait for the machine to be quiet
     retries: int  # times a run flagged noisy is measured again (the last one is kept)
+    big_store: bool = False  # 1,000,000 more sessions, 100,000 more accounts with a token each
 
 
 @dataclass(frozen=True)
@@ -837,6 +847,11 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument(
         "--retries", type=int, default=2, help="times a noisy run is measured again"
     )
+    parser.add_argument(
+        "--big-store",
+        action="store_true",
+        help=f"add {BIG_SESSIONS:,} sessions and {BIG_ACCOUNTS:,} accounts with a token each",
+    )
     args = parser.parse_args(argv)
     pinnable = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
     if not pinnable and not args.no_pin:
@@ -856,6 +871,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         max_busy=args.max_busy,
         wait_quiet=args.wait_quiet,
         retries=max(0, args.retries),
+        big_store=args.big_store,
     )
 
 
@@ -870,6 +886,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tree_before = git_state()
     try:
         credentials = init_data_dir(data_dir)
+        if config.big_store:
+            # issue 9: every ratio on a big store within 90% of its value on a small one
+            print(f"filling the store: {BIG_SESSIONS:,} sessions, {BIG_ACCOUNTS:,} accounts")
+            asyncio.run(
+                fill(data_dir / "panelauth.db", accounts=BIG_ACCOUNTS, sessions=BIG_SESSIONS)
+            )
         for index in range(config.rounds):
             run_round(index, config, credentials, data_dir, results)
         env = environment(config, data_dir)
