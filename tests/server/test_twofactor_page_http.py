@@ -100,7 +100,7 @@ async def test_root_switches_the_policy_off_and_on(
     whm, root = root_page
     two_factor = server_state.runtime.two_factor
     await enrol(server_state, "bob")
-    status, html = await post(whm, root, action="policy_off")
+    status, html = await post(whm, root, action="policy_off", current_password=ROOT_PASSWORD)
     assert status == 200 and status_message(html).startswith(
         "Two-factor authentication is off for this server"
     )
@@ -110,7 +110,7 @@ async def test_root_switches_the_policy_off_and_on(
     cpanel = await make_client(Service.CPANEL)
     assert (await cpanel.get(INFO, headers=BOB_AUTH)).status == 200
     # a second "off" is harmless
-    status, _ = await post(whm, root, action="policy_off")
+    status, _ = await post(whm, root, action="policy_off", current_password=ROOT_PASSWORD)
     assert status == 200 and not await two_factor.policy_enabled()
     status, html = await post(whm, root, action="policy_on")
     assert status == 200
@@ -118,6 +118,30 @@ async def test_root_switches_the_policy_off_and_on(
     assert await two_factor.policy_enabled()
     assert "is <strong>on</strong> on this server" in html
     assert (await cpanel.get(INFO, headers=BOB_AUTH)).status == 403  # the code is asked again
+
+
+async def test_turning_the_policy_off_needs_roots_password_or_code(
+    root_page: tuple[Client, Browser], server_state: ServerState, make_client: MakeClient
+) -> None:
+    whm, root = root_page
+    two_factor = server_state.runtime.two_factor
+    await enrol(server_state, "bob")
+    html = await open_page(whm, root)
+    assert 'id="tfa-policy_current_password"' in html  # the form asks for it
+    for answer in ({}, {"current_password": "wrong-password"}, {"current_password": BOB_PASSWORD}):
+        status, html = await post(whm, root, action="policy_off", **answer)
+        assert status == 403, answer
+        assert await two_factor.policy_enabled()
+    # a stolen session alone cannot switch the protection off: bob still needs his code
+    cpanel = await make_client(Service.CPANEL)
+    assert (await cpanel.get(INFO, headers=BOB_AUTH)).status == 403
+    status, _ = await post(whm, root, action="policy_off", current_password=ROOT_PASSWORD)
+    assert status == 200 and not await two_factor.policy_enabled()
+    # turning it on again lowers nobody's protection: nothing more is asked
+    html = await open_page(whm, root)
+    assert 'id="tfa-policy_current_password"' not in html
+    status, _ = await post(whm, root, action="policy_on")
+    assert status == 200 and await two_factor.policy_enabled()
 
 
 async def test_root_sets_the_issuer(

@@ -261,7 +261,15 @@ class TwoFactorPages:
         self, identity: Identity, info: RequestFacts, action: str, form: dict[str, str]
     ) -> Change:
         if action in POLICY_FUNCTIONS:
-            outcome = await self._whm1(identity, info, POLICY_FUNCTIONS[action])
+            name = POLICY_FUNCTIONS[action]
+            # turning it off for everyone lowers every account's protection at once: like
+            # removing one second factor, it needs the principal's password or code, asked
+            # only of a caller the function itself would obey (a refusal spends no code)
+            if action == "policy_off" and self.state.dispatcher.permits_whm1(identity, name):
+                refused = await reauthenticate(self.state, self.service, identity, form, info)
+                if refused is not None:
+                    return Change(403, refused)
+            outcome = await self._whm1(identity, info, name)
             if action == "policy_on":
                 return _answer(outcome, "Two-factor authentication is on for this server.")
             return _answer(
