@@ -113,8 +113,10 @@ def ablate(names: set[str]) -> None:
     if "guard" in names:
         chain_init = AuthenticatorChain.__init__
 
-        def unguarded(self: AuthenticatorChain, authenticators: Any, guard: Any = None) -> None:
-            chain_init(self, authenticators, None)
+        def unguarded(
+            self: AuthenticatorChain, authenticators: Any, guard: Any = None, **_: Any
+        ) -> None:
+            chain_init(self, authenticators, None)  # no guard: no memo of verified headers
 
         AuthenticatorChain.__init__ = unguarded  # type: ignore[method-assign]
     if "auth" in names:

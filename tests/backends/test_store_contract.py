@@ -1524,6 +1524,88 @@ async def test_a_brute_force_change_is_seen_at_the_next_read(
     assert await read(other_worker)
 
 
+# -- the change signal as a value: what a memo above the store stands on -------------------------
+
+_SESSION_CHANGES = {"logout", "touch", "wrong token", "activation", "new session"}
+GENERATION_CHANGES: list[tuple[str, Change]] = [
+    *((name, change) for name, change, _ in CHANGES),
+    *((name, change) for name, change, _ in HULK_CHANGES),
+    (
+        "mailbox password",
+        lambda s: s.set_mailbox_password_hash("info@bob.example", "$y", rotate=True),
+    ),
+    ("mailbox removal", lambda s: s.delete_mailbox("info@bob.example")),
+    ("feature list", lambda s: s.save_feature_list("default", {"zoneedit": False})),
+    ("two-factor policy", lambda s: s.set_setting("twofactorauth_policy", "1")),
+    ("access hash", lambda s: s.set_access_hash_digest("root", "0" * 128, 1)),
+]
+
+
+@pytest.mark.parametrize("writer", ["this worker", "another worker"])
+@pytest.mark.parametrize(
+    ("name", "change"), GENERATION_CHANGES, ids=[c[0] for c in GENERATION_CHANGES]
+)
+async def test_every_write_moves_the_change_generation(
+    backend: Backend, store: Store, other_worker: Store, writer: str, name: str, change: Change
+) -> None:
+    """core/verified_headers.py remembers a decision while the generation it was decided at
+    holds: every write it depends on must move it, in every worker, and reads alone must not
+    (or nothing would ever be remembered). A session's decision asks for sessions to be
+    covered; a split store's sessions (Redis, read afresh each time) cannot be, and say so."""
+    sessions = name in _SESSION_CHANGES
+    await store.insert_account(account("root"))
+    await store.insert_account(account("bob"))
+    await store.insert_mailbox(mailbox("info@bob.example", "bob"))
+    await store.insert_token(token("bob", "one"))
+    await store.insert_session(session("bob:AAAAAAAAAAAAAAAA"))
+    await store.insert_session(session("bob:BBBBBBBBBBBBBBBB", state=SessionState.UNUSED))
+    await store.set_tfa_secret("info@bob.example", b"sealed", step=1, address="192.0.2.1", now=0)
+    await record(store, failure(T0))
+    await store.add_list_entries(ListName.WHITE, [("192.0.2.0/24", "office")], T0)
+    for reader in (store, other_worker):  # the reads that start each change listener
+        await reader.address_standing(address_key(ADDRESS), T0, 3600.0)
+    await backend.settle()
+    if sessions and isinstance(store, SplitStore):
+        for reader in (store, other_worker):
+            reader.begin_request()
+            assert reader.change_generation(sessions=True) is None
+        return
+    before = {}
+    for reader in (store, other_worker):
+        reader.begin_request()
+        before[id(reader)] = reader.change_generation(sessions=sessions)
+        assert before[id(reader)] is not None
+        reader.begin_request()
+        await reader.get_account("bob")
+        await reader.get_session("bob:AAAAAAAAAAAAAAAA")
+        await reader.address_standing(address_key(ADDRESS), T0, 3600.0)
+        reader.begin_request()
+        assert reader.change_generation(sessions=sessions) == before[id(reader)], "reads moved it"
+    await change(store if writer == "this worker" else other_worker)
+    await backend.settle()
+    for reader in (store, other_worker):
+        reader.begin_request()
+        assert reader.change_generation(sessions=sessions) != before[id(reader)]
+
+
+@pytest.mark.parametrize("durable", ["sqlite", "postgresql"])
+async def test_a_store_without_a_cache_has_no_generation(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock, durable: str
+) -> None:
+    if durable == "postgresql":
+        url = str(request.getfixturevalue("postgresql_store_url"))
+    else:
+        url = f"sqlite://{tmp_path / 'contract.db'}"
+    await migrate_store(url, clock=clock)
+    uncached = await open_store(url, clock=clock, cache_entries=0)
+    try:
+        await uncached.get_account("bob")
+        uncached.begin_request()
+        assert uncached.change_generation() is None
+    finally:
+        await uncached.aclose()
+
+
 # -- moving an installation: every record listed, records written as they are -------------------
 
 

@@ -329,6 +329,13 @@ class PostgresqlBase:
         self._per_request = True
         self._checked = False
 
+    def change_generation(self, *, sessions: bool = False) -> int | None:
+        """The change signal as a value (core/stores.py ChangeGeneration): the epoch, which
+        moves at every flush and own write; None while the caches may not answer."""
+        if not self._caching or not self._cache_usable():
+            return None
+        return self._epoch
+
     def _cache_usable(self) -> bool:
         """Before a cached read: whether the caches may answer at all (only while listening,
         and while the listener's last proof is at most TRUST_SECONDS old); drops every cached

@@ -179,6 +179,13 @@ class RedisFailureCounters:
         self._listener.start()
         await self._listener.first_attempt(self._link.wait_seconds)
 
+    def change_generation(self) -> int | None:
+        """The epoch, which moves at every change message (own writes' included) and at every
+        start or stop of the listener; None while the cache may not answer."""
+        if not self._caching or not self._trusted():
+            return None
+        return self._epoch
+
     def _trusted(self) -> bool:
         return self._listening and monotonic() - self._proven_at <= TRUST_SECONDS
 

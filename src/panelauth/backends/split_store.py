@@ -99,6 +99,18 @@ class SplitStore(DurablePluginRecords):
         self.durable.begin_request()
         self.sessions.begin_request()
 
+    def change_generation(self, *, sessions: bool = False) -> tuple[int, int] | None:
+        """The durable store's with the failure counters'. None when either cannot say, and
+        for `sessions`: Redis's sessions are read afresh each time, and no signal tells of a
+        change to them."""
+        if sessions:
+            return None
+        durable = self.durable.change_generation()
+        if durable is None or isinstance(durable, tuple):
+            return None
+        counters = self.counters.change_generation()
+        return None if counters is None else (durable, counters)
+
     async def schema_version(self) -> tuple[int, int]:
         """The durable store's; Redis must answer too (readiness, opening)."""
         version = await self.durable.schema_version()

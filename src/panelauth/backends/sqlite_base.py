@@ -103,6 +103,8 @@ class SqliteBase:
         self._lock_cache: RecordCache[str, float] = RecordCache(cache_entries)
         self._caching = cache_entries > 0
         self._data_version = -1
+        # the change signal as a value (change_generation): moves at every flush and own write
+        self._generation = 0
         # request boundaries (begin_request): once a caller marks them, the change signal is
         # read once per request instead of once per lookup
         self._per_request = False
@@ -203,6 +205,13 @@ class SqliteBase:
         self._per_request = True
         self._checked = False
 
+    def change_generation(self, *, sessions: bool = False) -> int | None:
+        """The change signal as a value (core/stores.py ChangeGeneration); None: not caching."""
+        if not self._caching:
+            return None
+        self._fresh()
+        return self._generation
+
     def _fresh(self) -> None:
         """Before a cached read: drop every cached record if another connection committed."""
         if not self._caching or self._checked:
@@ -251,6 +260,7 @@ class SqliteBase:
         return self._wal_index
 
     def _flush(self) -> None:
+        self._generation += 1
         self._account_cache.clear()
         self._token_cache.clear()
         self._session_cache.clear()
@@ -270,6 +280,8 @@ class SqliteBase:
         """
         if flush:
             self._flush()
+        else:  # the evictions are the method's; the change is still a change
+            self._generation += 1
         if self._outer is not None:
             with self._savepoint() as db:
                 yield db

@@ -23,6 +23,7 @@ from panelauth.core.session_manager import SessionManager
 from panelauth.core.sessions import Session
 from panelauth.core.stores import AccountStore, MailboxStore
 from panelauth.core.two_factor import TwoFactor
+from panelauth.core.verified_headers import Ticket, VerifiedHeaders
 from panelauth.errors import AuthenticationFailed, StoreUnavailable
 from panelauth.protocol.authorization import BasicCredentials, Credentials, MalformedCredentials
 from panelauth.protocol.services import Service
@@ -75,21 +76,41 @@ class Authenticator(Protocol):
 
 class AuthenticatorChain:
     def __init__(
-        self, authenticators: Sequence[Authenticator], guard: BruteForceGuard | None = None
+        self,
+        authenticators: Sequence[Authenticator],
+        guard: BruteForceGuard | None = None,
+        *,
+        verified: VerifiedHeaders | None = None,
     ) -> None:
+        """`verified`: the memo of header credentials that passed every check (None: each
+        request is decided in full); it needs the guard, which tells how long a success stands."""
         self._authenticators = tuple(authenticators)
         self._guard = guard
+        self._verified = verified if guard is not None else None
 
     async def authenticate(self, attempt: AuthFacts) -> Identity:
+        # 0. the same header from the same address, proven while nothing it was decided from
+        # has changed (core/verified_headers.py); a code is spent once, so never with one
+        ticket: Ticket | None = None
+        verified = self._verified
+        if verified is not None and attempt.otp is None and attempt.check_second_factor:
+            remembered = verified.lookup(attempt)
+            if isinstance(remembered, Ticket):
+                ticket = remembered
+            elif remembered is not None:
+                return remembered
         identity, gate = await self.first_factor(attempt)
         if gate is not None and self._guard is not None:
             await self._guard.succeed(gate)  # the attempt is complete: its pair is cleared
+            if ticket is not None and verified is not None:
+                verified.remember(ticket, identity, gate.proven_until)
         return identity
 
     async def first_factor(self, attempt: AuthFacts) -> tuple[Identity, Gate | None]:
         """The identity, and the attempt's gate still open: a login form that checks a second
         factor next settles it (BruteForceGuard.succeed, fail or release), so that right
-        passwords with wrong codes add up (BF-1). None: nothing to settle."""
+        passwords with wrong codes add up (BF-1). None: unguarded. A session's gate has
+        nothing to settle; it says only how long the session stands (`proven_until`)."""
         # 1. a header that cannot carry a credential fails, and never falls back (w§2.0)
         malformed = attempt.malformed
         if malformed is not None:
@@ -101,9 +122,11 @@ class AuthenticatorChain:
         # and hears how it failed (BF-1, BF-2)
         credentials = attempt.credentials
         if credentials is None:
-            identity = await self._decide(attempt, None)
+            # no credential to count: the gate only hears how long the session stands
+            proof = Gate(None, None, attempt.service.value, Method.SESSION)
+            identity = await self._decide(attempt, proof)
             await guard.admit_session(attempt.client_address, identity)
-            return identity, None
+            return identity, proof
         user = credentials.user
         basic = isinstance(credentials, BasicCredentials)
         method = Method.PASSWORD if basic else Method.API_TOKEN
@@ -135,9 +158,11 @@ class SessionAuthenticator:
     async def authenticate(self, attempt: AuthFacts, gate: Gate | None = None) -> Identity | None:
         if attempt.credentials is not None:
             return None  # an Authorization header: cookies are not consulted (w§2.0)
-        _, identity = await self.resolve(
+        session, identity = await self.resolve(
             attempt.cookies, attempt.service, attempt.security_token, attempt.client_address
         )
+        if gate is not None:  # it stands until it would expire or its last use is due a write
+            gate.proven_until = min(gate.proven_until, self._sessions.stands_until(session))
         return identity
 
     async def resolve(

@@ -21,6 +21,7 @@ per-worker cache, refreshed by its change signal (core/stores.py).
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -146,7 +147,7 @@ def _within(
 class Gate:
     """One attempt's passage through the guard (see `BruteForceGuard.attempt`)."""
 
-    __slots__ = ("_guard", "admission", "method", "reserved", "service")
+    __slots__ = ("_guard", "admission", "method", "proven_until", "reserved", "service")
 
     def __init__(
         self,
@@ -160,6 +161,9 @@ class Gate:
         self.service = service
         self.method = method  # an authenticator may narrow it (the access hash)
         self.reserved = False
+        # until when a success may stand without being decided again (core/verified_headers):
+        # narrowed by what it was decided from (a token's expiry, root's address mark)
+        self.proven_until = math.inf
 
     async def reserve(self) -> None:
         """Call before a verification that yields (a password hash): the attempt is recorded
@@ -272,6 +276,8 @@ class BruteForceGuard:
         if admission is None:
             return
         standing = admission.standing
+        if admission.user == ROOT:  # its address is marked again a day after the last mark
+            gate.proven_until = min(gate.proven_until, standing.root_seen_at + ROOT_SEEN_REFRESH)
         if not (gate.reserved or standing.failures or admission.user == ROOT):
             return  # the usual success: nothing to clear, nobody to remember
         now = self._clock.now()

@@ -295,6 +295,17 @@ class SessionManager:
             session = replace(session, last_seen=now)
         return session
 
+    def stands_until(self, session: Session) -> float:
+        """Until when `session`, resolved now, is certain to resolve the same without a write:
+        its expiry (idle, absolute), or the moment its last use is due to be recorded."""
+        policy = self.policy
+        last_seen = session.last_seen
+        return min(
+            session.expires_at,
+            last_seen + session.idle_limit(policy),
+            last_seen + policy.touch_interval,
+        )
+
     async def identity(self, session: Session, *, address: str | None = None) -> Identity:
         """The identity a session acts as, with the account's current rights (AZ-3)."""
         account = await self._store.get_account(session.account or session.user)

@@ -26,7 +26,9 @@ connection marks its caches stale, and while it is down the caches are not used
 (postgresql_base.py); a write is seen from the first request that begins after its notice
 arrived, a fraction of a millisecond after the commit. Redis, the session store of a split
 store (split_store.py): no cache; every read asks Redis. The contract suite (tests/backends)
-checks it with two stores on one database.
+checks it with two stores on one database. `change_generation()` (ChangeGeneration) gives the
+signal as a value for a memo above the store (core/verified_headers.py): it moves at every write
+a decision may depend on, and is None when the caches may not answer.
 
 Moving an installation (core/transfer.py: `panelauth export` / `import`) reads and writes records
 as they are through TransferStore, inside one `transaction()`. The store's own clock
@@ -436,6 +438,22 @@ class RequestBoundary(Protocol):
         ...
 
 
+# a value of the change signal (ChangeGeneration); compared for equality only
+Generation = int | tuple[int, int]
+
+
+class ChangeGeneration(Protocol):
+    """For a memo above the store (core/verified_headers.py): the change signal as a value."""
+
+    def change_generation(self, *, sessions: bool = False) -> Generation | None:
+        """A value that differs from every earlier one once any write of any worker, node or
+        the command line may have changed what a read returns (own writes included); checked
+        like a cached read, once per request. `sessions`: session records must be covered too.
+        None: the store cannot say now (nothing is cached, its change listener is down, or its
+        sessions live where no signal reaches), so nothing may be remembered above it."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class PluginRecord:
     """One plugin record, as stored: its address and its value's JSON text."""
@@ -568,6 +586,7 @@ class Store(
     BruteForceStore,  # before SettingStore, which it extends
     SettingStore,
     RequestBoundary,
+    ChangeGeneration,
     StoreLifecycle,
     TransferStore,
     StoreClock,

@@ -75,8 +75,12 @@ class TokenAuthenticator:
                 return await self._access_hash(owner, secret_digest)
             raise AuthenticationFailed("api token incorrect", claimed_user=user)
         # 4. never expired (TK-2), 5. from an allowed address (TK-3)
-        if token.expired(self._clock.now()):
-            raise AuthenticationFailed("api token expired", claimed_user=user)
+        expires_at = token.expires_at
+        if expires_at is not None:
+            if expires_at <= self._clock.now():
+                raise AuthenticationFailed("api token expired", claimed_user=user)
+            if gate is not None:
+                gate.proven_until = min(gate.proven_until, expires_at)
         if not token.allows_address(attempt.client_address):
             # the right secret from the wrong place: refused, but no guess (BF-7)
             raise AuthenticationFailed(

@@ -25,6 +25,8 @@ from panelauth.core.settings import Settings
 from panelauth.core.shared_settings import SharedSettingsView
 from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.core.two_factor import TwoFactor
+from panelauth.core.verified_headers import DEFAULT_TTL_SECONDS as VERIFIED_TTL_SECONDS
+from panelauth.core.verified_headers import VerifiedHeaders
 from panelauth.extension.catalog import build_registry
 from panelauth.extension.hooks import CertificateSource, certificate_source, event_bus
 from panelauth.extension.loading import load_plugins
@@ -295,6 +297,14 @@ async def build_state(
         max_entries=settings.credential_cache_entries,
         ttl_seconds=settings.credential_cache_ttl_seconds,
     )
+    # headers that passed every check, per worker: bounded and timed like the cache above
+    verified = VerifiedHeaders(
+        store,
+        shared,
+        clock,
+        max_entries=settings.credential_cache_entries,
+        ttl_seconds=min(VERIFIED_TTL_SECONDS, settings.credential_cache_ttl_seconds),
+    )
     authenticators: list[Authenticator] = [
         TokenAuthenticator(store, clock, access_hash_enabled=shared),
         SessionAuthenticator(sessions),
@@ -304,7 +314,7 @@ async def build_state(
         settings=settings,
         runtime=runtime,
         dispatcher=Dispatcher(runtime, registry),
-        authenticator=AuthenticatorChain(authenticators, guard),
+        authenticator=AuthenticatorChain(authenticators, guard, verified=verified),
         access_log=AccessLog(log_files["access_log"], clock),
         login_log=LoginLog(log_files["login_log"], clock),
         audit=AuditLog(JsonLinesLog(log_files["audit_log"]), clock),
