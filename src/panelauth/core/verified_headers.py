@@ -82,7 +82,8 @@ class VerifiedHeaders:
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
     ) -> None:
         self._store, self._shared, self._clock = store, shared, clock
-        self._pepper = secrets.token_bytes(32)
+        # keyed once; each key is a copy of it fed the request's material (cheaper than keying)
+        self._keyed = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=32)
         self._max_entries = max(0, max_entries)
         self._ttl = ttl_seconds
         # key -> (identity, generation, shared settings, proven until)
@@ -101,8 +102,9 @@ class VerifiedHeaders:
         if generation is None:
             return None
         shared = self._shared.value
-        data = material.encode("utf-8", "surrogatepass")
-        key = hashlib.blake2b(data, key=self._pepper, digest_size=32).digest()
+        digest = self._keyed.copy()
+        digest.update(material.encode("utf-8", "surrogatepass"))
+        key = digest.digest()
         entry = self._entries.get(key)
         if entry is not None:
             identity, decided_at, decided_with, until = entry
@@ -136,11 +138,8 @@ def _material(attempt: HeaderAttempt) -> str | None:
             return None
         token = attempt.security_token
         # every part's length first: no part can borrow another's characters (NUL included)
-        parts = [
-            "-" if token is None else f"{len(token)}:{token}",
-            *(f"{len(cookie)}:{cookie}" for cookie in cookies),
-        ]
-        return where + "session\0" + "\0".join(parts)
+        head = f"{where}session\0{'-' if token is None else f'{len(token)}:{token}'}"
+        return "\0".join([head, *(f"{len(cookie)}:{cookie}" for cookie in cookies)])
     if isinstance(credentials, BasicCredentials):
         scheme, secret = Scheme.BASIC, credentials.password
     else:

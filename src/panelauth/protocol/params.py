@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar, overload
 from urllib.parse import parse_qsl
 
 from panelauth.errors import BadRequest, InvalidArgument
 
 _LIST_KEY = re.compile(r"(?P<base>.+)-(?P<index>[0-9]{1,6})")
 MAX_PARAMETERS = 1000
+T = TypeVar("T")
 
 
 class Params(Mapping[str, str]):
@@ -68,6 +70,16 @@ class Params(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._last[key]
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+    @overload
+    def get(self, key: str, /, default: str) -> str: ...
+    @overload
+    def get(self, key: str, /, default: T) -> str | T: ...
+    def get(self, key: str, /, default: object = None) -> object:
+        # Mapping.get would go through __getitem__ and raise KeyError for a missing key
+        return self._last.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._last)
