@@ -371,7 +371,7 @@ async def test_a_remembered_session_needs_its_own_security_token(
 
 
 class SessionsElsewhere:
-    """A store whose sessions no change signal reaches (a split store's, on Redis)."""
+    """A store whose sessions no change signal reaches: None when asked to cover them."""
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store

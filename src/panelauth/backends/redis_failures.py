@@ -10,10 +10,12 @@ verifications than on one (BF-4). The blocks a count calls for are imposed durab
 The hot path reads an address's standing (its failures within the lookback, and whose) on every
 authenticated request, so each worker caches it, fed by the change channel (redis_listener.py):
 every script publishes what it changed, and the cache is trusted only while the listener's last
-proof is at most TRUST_SECONDS old. Untrusted (Redis unreachable, silent or the connection
-lost), the standing is unknown (`None`): the store then answers the durable standing alone,
-with no failures, so a success clears nothing (stricter, never looser), while counting a new
-failure or reserving an attempt needs Redis and fails closed (503).
+proof is at most TRUST_SECONDS old. The session scripts publish on the same channel
+(redis_scripts.py), so the epoch (`change_generation`) moves at every session write too.
+Untrusted (Redis unreachable, silent or the connection lost), the standing is unknown (`None`):
+the store then answers the durable standing alone, with no failures, so a success clears
+nothing (stricter, never looser), while counting a new failure or reserving an attempt needs
+Redis and fails closed (503).
 """
 
 from __future__ import annotations
@@ -180,8 +182,9 @@ class RedisFailureCounters:
         await self._listener.first_attempt(self._link.wait_seconds)
 
     def change_generation(self) -> int | None:
-        """The epoch, which moves at every change message (own writes' included) and at every
-        start or stop of the listener; None while the cache may not answer."""
+        """The epoch, which moves at every change message (counts and sessions, own writes'
+        included), at this node's own writes, and at every start or stop of the listener; None
+        while the cache may not answer."""
         if not self._caching or not self._trusted():
             return None
         return self._epoch
@@ -213,6 +216,11 @@ class RedisFailureCounters:
 
     def _on_proof(self, sent_at: float) -> None:
         self._proven_at = sent_at
+
+    def changed_here(self) -> None:
+        """This node wrote to Redis (a session): the epoch moves now, not when its message
+        comes back over the channel."""
+        self._changed()
 
     def _changed(self) -> None:
         self._epoch += 1

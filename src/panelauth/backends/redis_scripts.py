@@ -23,6 +23,10 @@ generation. Then the script does nothing and answers {0}: the node renews the ge
 (redis_sessions.py) and calls it again. Otherwise it answers {1, ...}. A session of another
 generation than the marker's is deleted where a script finds it, and never returned.
 
+Every script that writes a session (creates, touches, activates, rebinds, counts a wrong token,
+deletes) publishes "session" on p:hulk:changed, the change channel the failure counters' caches
+listen on (redis_failures.py), in the same step as the write.
+
 Numbers (times) are the caller's decimal strings, stored as given and compared with tonumber():
 Lua never formats a number that is stored.
 """
@@ -38,6 +42,12 @@ local function current()
     local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
     if run_id == nil then return false end
     return redis.call('GET', prefix .. 'generation') == generation .. ':' .. run_id
+end
+
+-- a session was written: every node's change listener hears it (redis_failures.py; the memo
+-- of verified credentials, core/verified_headers.py, stands on it)
+local function changed()
+    redis.call('PUBLISH', prefix .. 'hulk:changed', 'session')
 end
 
 local function forget(id, user, account)
@@ -81,6 +91,7 @@ redis.call('PEXPIRE', key, ttl)
 redis.call('ZADD', prefix .. 'expiry', expires_at, id)
 index(prefix .. 'user:' .. user, id, ttl)
 if account ~= '' then index(prefix .. 'account:' .. account, id, ttl) end
+changed()
 return {1, 1}
 """
 )
@@ -103,6 +114,7 @@ local id, last_seen = ARGV[3], ARGV[4]
 local fields, record = load(id)
 if fields and tonumber(record.last_seen) < tonumber(last_seen) then
     redis.call('HSET', prefix .. 'session:' .. id, 'last_seen', last_seen)
+    changed()
     return {1, 1}
 end
 return {1, 0}
@@ -118,6 +130,7 @@ local fields, record = load(id)
 if fields and record.state == 'unused' then
     redis.call('HSET', prefix .. 'session:' .. id,
         'state', 'active', 'bound_address', ARGV[4], 'last_seen', ARGV[5])
+    changed()
     return {1, 1}
 end
 return {1, 0}
@@ -133,6 +146,7 @@ local id = ARGV[3]
 local fields, record = load(id)
 if fields and tonumber(record.last_seen) == tonumber(ARGV[4]) then
     redis.call('HSET', prefix .. 'session:' .. id, 'bound_address', ARGV[5], 'last_seen', ARGV[6])
+    changed()
     return {1, 1}
 end
 return {1, 0}
@@ -145,7 +159,9 @@ WRONG_TOKEN: Final = (
     + """
 local id = ARGV[3]
 if load(id) then
-    return {1, redis.call('HINCRBY', prefix .. 'session:' .. id, 'wrong_tokens', 1)}
+    local count = redis.call('HINCRBY', prefix .. 'session:' .. id, 'wrong_tokens', 1)
+    changed()
+    return {1, count}
 end
 return {1, 0}
 """
@@ -159,6 +175,7 @@ local id = ARGV[3]
 local fields, record = load(id)
 if fields then
     forget(id, record.user, record.account)
+    changed()
     return {1, 1}
 end
 return {1, 0}

@@ -65,27 +65,45 @@ class SplitStore(DurablePluginRecords):
             spend.user, spend.step, spend.context, spend.address, session.created_at
         ):
             return False
-        return await self.sessions.insert_session(session)
+        try:
+            return await self.sessions.insert_session(session)
+        finally:
+            self.counters.changed_here()
 
     async def get_session(self, session_id: str) -> Session | None:
         return await self.sessions.get_session(session_id)
 
     async def touch_session(self, session_id: str, last_seen: float) -> None:
-        await self.sessions.touch_session(session_id, last_seen)
+        try:
+            await self.sessions.touch_session(session_id, last_seen)
+        finally:
+            self.counters.changed_here()
 
     async def activate_session(self, session_id: str, bound_address: str, now: float) -> bool:
-        return await self.sessions.activate_session(session_id, bound_address, now)
+        try:
+            return await self.sessions.activate_session(session_id, bound_address, now)
+        finally:
+            self.counters.changed_here()
 
     async def rebind_session(
         self, session_id: str, unused_since: float, bound_address: str, now: float
     ) -> bool:
-        return await self.sessions.rebind_session(session_id, unused_since, bound_address, now)
+        try:
+            return await self.sessions.rebind_session(session_id, unused_since, bound_address, now)
+        finally:
+            self.counters.changed_here()
 
     async def count_wrong_token(self, session_id: str) -> int:
-        return await self.sessions.count_wrong_token(session_id)
+        try:
+            return await self.sessions.count_wrong_token(session_id)
+        finally:
+            self.counters.changed_here()
 
     async def delete_session(self, session_id: str) -> bool:
-        return await self.sessions.delete_session(session_id)
+        try:
+            return await self.sessions.delete_session(session_id)
+        finally:
+            self.counters.changed_here()
 
     async def sessions_of(self, user: str) -> list[Session]:
         return await self.sessions.sessions_of(user)
@@ -100,11 +118,9 @@ class SplitStore(DurablePluginRecords):
         self.sessions.begin_request()
 
     def change_generation(self, *, sessions: bool = False) -> tuple[int, int] | None:
-        """The durable store's with the failure counters'. None when either cannot say, and
-        for `sessions`: Redis's sessions are read afresh each time, and no signal tells of a
-        change to them."""
-        if sessions:
-            return None
+        """The durable store's with the failure counters' epoch, which every session write
+        moves too (redis_scripts.py publishes it; this node's own writes move it at once).
+        None when either cannot say."""
         durable = self.durable.change_generation()
         if durable is None or isinstance(durable, tuple):
             return None
