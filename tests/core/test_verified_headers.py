@@ -392,3 +392,19 @@ async def test_sessions_no_signal_reaches_are_decided_every_time(
         await setup.call(token_header())
     assert setup.sessions.decided == 2
     assert len(setup.memo) == 1  # the token's
+
+
+async def test_a_request_without_any_credential_is_refused_and_nothing_remembered(
+    setup: Setup,
+) -> None:
+    for _ in range(2):
+        with pytest.raises(SessionRefused):
+            await setup.call(AuthAttempt(None, Service.CPANEL, ADDRESS))
+    assert len(setup.memo) == 0
+
+
+async def test_a_session_decided_outside_the_chain_needs_no_gate(setup: Setup) -> None:
+    """Pages resolve sessions themselves; the authenticator works without the chain's gate."""
+    request = await session_request(setup)
+    identity = await SessionAuthenticator(setup.manager).authenticate(request)
+    assert identity is not None and identity.user == "bob"

@@ -120,9 +120,6 @@ class VerifiedHeaders:
             self._entries.clear()
         self._entries[ticket.key] = (identity, ticket.generation, ticket.shared, until)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     def __len__(self) -> int:
         return len(self._entries)
 
