@@ -294,12 +294,27 @@ def test_redis_stopped_tokens_still_work_and_sessions_get_503_in_their_envelope(
 def test_redis_not_answering_gets_503_within_the_busy_timeout_then_recovers(
     faults: Faults,
 ) -> None:
+    """A node whose Redis link stalls may answer from what it proved until its listener's
+    proofs stop (PROPAGATION_SECONDS, as for PostgreSQL), never a session logged out meanwhile
+    on another node; then every session request gets a 503 within the busy timeout."""
     node, peer = faults.node, faults.peer
     cookie, token = log_in(node, 2083, "bob", BOB_PASSWORD)
     session = {"Cookie": cookie}
-    assert call(node, 2083, f"{token}{INFO}", headers=session).response.status_code == 200
+    gone_cookie, gone_token = log_in(node, 2083, "bob", BOB_PASSWORD)
+    for headers, path in (
+        ({"Cookie": gone_cookie}, f"{gone_token}{INFO}"),
+        (session, f"{token}{INFO}"),
+    ):
+        for _ in range(2):  # proved, and remembered by the node
+            assert call(node, 2083, path, headers=headers).response.status_code == 200
     faults.redis_link.stall()
     try:
+        logged_out = call(peer, 2083, "/logout/", headers={"Cookie": gone_cookie})
+        assert logged_out.response.status_code == 302
+        time.sleep(PROPAGATION_SECONDS)  # what every node must have seen by now
+        gone = call(node, 2083, f"{gone_token}{INFO}", headers={"Cookie": gone_cookie})
+        assert gone.response.status_code != 200, "a logged-out session let in (stale memo)"
+        assert_unavailable(gone)
         for _ in range(2):
             assert_unavailable(call(node, 2083, f"{token}{INFO}", headers=session))
         # readyz: a result is reused for 1 s, a check gives up after 2 s

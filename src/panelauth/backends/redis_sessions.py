@@ -2,9 +2,11 @@
 the `postgresql + redis` configuration (split_store.py puts it beside the durable store).
 
 Why this shape: sessions, SSO and hand-off tokens are short-lived and read at every request;
-Redis keeps them in memory with native expiry. Nothing is cached in the worker: every read is
-one script call, so a session made on one node works on every other, and a logout, purge or
-kill on one is refused on every other at the next request. Each primitive is one Lua script
+Redis keeps them in memory with native expiry. Nothing is cached here: every read is one script
+call, so a session made on one node works on every other. Every write is published on the
+change channel (redis_scripts.py), which the memo of verified credentials above the store
+listens to through the failure counters' listener (core/verified_headers.py): a logout, purge or
+kill on one node is refused on every other within a second. Each primitive is one Lua script
 (redis_scripts.py, which also lists the keys): a conditional change (activation, rebinding,
 touching, counting a wrong token) checks and writes in one step, so of two racing callers
 exactly one wins. A failure of the connection, a timeout or a reply that cannot be read becomes

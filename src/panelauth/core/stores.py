@@ -25,7 +25,8 @@ trigger on every table sends a NOTIFY on `panelauth_<schema>` at commit; each st
 connection marks its caches stale, and while it is down the caches are not used
 (postgresql_base.py); a write is seen from the first request that begins after its notice
 arrived, a fraction of a millisecond after the commit. Redis, the session store of a split
-store (split_store.py): no cache; every read asks Redis. The contract suite (tests/backends)
+store (split_store.py): no cache; every read asks Redis, and every write is published on the
+change channel the failure counters listen to. The contract suite (tests/backends)
 checks it with two stores on one database. `change_generation()` (ChangeGeneration) gives the
 signal as a value for a memo above the store (core/verified_headers.py): it moves at every write
 a decision may depend on, and is None when the caches may not answer.
