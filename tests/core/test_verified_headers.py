@@ -24,7 +24,6 @@ from panelauth.core.hulk import ListName, address_key
 from panelauth.core.models import Account, Identity
 from panelauth.core.passwords import HashingPool
 from panelauth.core.session_manager import SessionManager
-from panelauth.core.sessions import SessionKind, SessionState
 from panelauth.core.shared_settings import SharedSettings
 from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.core.tokens import ApiToken, TokenKind, digest
@@ -35,9 +34,9 @@ from panelauth.protocol.cookies import parse_cookie_value
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret
 from tests.conftest import BOB_PASSWORD, open_sqlite
+from tests.core.test_session_manager import ADDRESS, password_session  # bob's bound address
 
 SECRET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-ADDRESS = "192.0.2.10"
 
 
 class Shared:
@@ -297,28 +296,26 @@ async def test_the_memo_is_bounded(
 # -- sessions: the cookie and the /cpsess token ---------------------------------------------------
 
 
-async def session_request(setup: Setup, *, token: str | None = None) -> AuthAttempt:
-    """A request of bob's new password session (its cookie and, unless given, its token)."""
-    created = await setup.manager.create(
-        user="bob",
-        account="bob",
-        service=Service.CPANEL,
-        kind=SessionKind.PASSWORD,
-        state=SessionState.ACTIVE,
-        creator="bob",
-        method="handle_form_login",
-        path="form",
-        address=ADDRESS,
-        bind=True,
-    )
-    own_token = created.session.security_token
+async def session_request(setup: Setup) -> AuthAttempt:
+    """A request of bob's new password session, with its cookie and security token."""
+    created = await password_session(setup.manager)
     return AuthAttempt(
         None,
         Service.CPANEL,
         ADDRESS,
         cookies=(created.cookie_value,),
-        security_token=own_token if token is None else token,
+        security_token=created.session.security_token,
     )
+
+
+async def remembered_session(setup: Setup, store: SqliteStore) -> AuthAttempt:
+    """A session request, made twice: proved, then answered from the memo."""
+    request = await session_request(setup)
+    for _ in range(2):
+        store.begin_request()
+        await setup.call(request)
+    assert setup.sessions.decided == 1
+    return request
 
 
 async def test_a_session_request_is_decided_once_until_its_use_is_due_a_write(
@@ -342,10 +339,7 @@ async def test_a_session_request_is_decided_once_until_its_use_is_due_a_write(
 async def test_a_logged_out_session_is_refused_at_the_next_request(
     setup: Setup, store: SqliteStore
 ) -> None:
-    request = await session_request(setup)
-    for _ in range(2):
-        store.begin_request()
-        await setup.call(request)
+    request = await remembered_session(setup, store)
     credential = parse_cookie_value(request.cookies[0])
     assert credential is not None
     await setup.manager.purge(credential.session_id, "logout", ADDRESS)
@@ -357,10 +351,7 @@ async def test_a_logged_out_session_is_refused_at_the_next_request(
 async def test_a_remembered_session_needs_its_own_security_token(
     setup: Setup, store: SqliteStore
 ) -> None:
-    request = await session_request(setup)
-    for _ in range(2):
-        store.begin_request()
-        await setup.call(request)
+    request = await remembered_session(setup, store)
     for wrong in (None, "/cpsess0000000000"):
         store.begin_request()
         other = AuthAttempt(

@@ -23,31 +23,22 @@ from panelauth.core.session_manager import SessionManager
 from panelauth.core.sessions import Session
 from panelauth.core.stores import AccountStore, MailboxStore
 from panelauth.core.two_factor import TwoFactor
-from panelauth.core.verified_headers import Ticket, VerifiedHeaders
+from panelauth.core.verified_headers import HeaderAttempt, Ticket, VerifiedHeaders
 from panelauth.errors import AuthenticationFailed, StoreUnavailable
 from panelauth.protocol.authorization import BasicCredentials, Credentials, MalformedCredentials
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret
 
 
-class AuthFacts(Protocol):
-    """What authentication reads of a request, gathered once by the server (RequestFacts)."""
+class AuthFacts(HeaderAttempt, Protocol):
+    """What authentication reads of a request, gathered once by the server (RequestFacts): the
+    service, address, parsed Authorization header, cookies and /cpsess token the memo of
+    verified credentials reads (core/verified_headers.py), and these."""
 
     @property
-    def service(self) -> Service: ...
-    @property
-    def client_address(self) -> str: ...
-    # the Authorization header, parsed once: credentials, malformed, or neither (no header)
-    @property
-    def credentials(self) -> Credentials | None: ...
-    @property
-    def malformed(self) -> MalformedCredentials | None: ...
+    def malformed(self) -> MalformedCredentials | None: ...  # a header that carries none
     @property
     def otp(self) -> str | None: ...  # X-CPANEL-OTP (w§2.6)
-    @property
-    def cookies(self) -> Sequence[str]: ...  # this service's session cookie values
-    @property
-    def security_token(self) -> str | None: ...  # the supplied /cpsess segment (w§6)
     # False for a form login, whose caller handles the second factor itself (D5)
     @property
     def check_second_factor(self) -> bool: ...

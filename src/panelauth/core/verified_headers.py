@@ -47,19 +47,20 @@ DEFAULT_TTL_SECONDS: Final = 5.0
 
 
 class HeaderAttempt(Protocol):
-    """What the memo reads of a request (core's AuthFacts has it); the cookies and /cpsess
-    token are read only without an Authorization header."""
+    """What the memo reads of a request (core/authentication.py's AuthFacts extends it); the
+    cookies and /cpsess token are read only without an Authorization header."""
 
     @property
     def service(self) -> Service: ...
     @property
     def client_address(self) -> str: ...
+    # the Authorization header, parsed once: credentials, or None (none, or malformed)
     @property
     def credentials(self) -> Credentials | None: ...
     @property
-    def cookies(self) -> Sequence[str]: ...
+    def cookies(self) -> Sequence[str]: ...  # this service's session cookie values
     @property
-    def security_token(self) -> str | None: ...
+    def security_token(self) -> str | None: ...  # the supplied /cpsess segment (w§6)
 
 
 class Ticket:
