@@ -29,7 +29,12 @@ from panelauth.core.token_auth import TokenAuthenticator
 from panelauth.core.tokens import ApiToken, TokenKind, digest
 from panelauth.core.verified_headers import VerifiedHeaders
 from panelauth.errors import AuthenticationFailed, SessionRefused
-from panelauth.protocol.authorization import BasicCredentials, HeaderSecretCredentials, Scheme
+from panelauth.protocol.authorization import (
+    BasicCredentials,
+    HeaderSecretCredentials,
+    MalformedCredentials,
+    Scheme,
+)
 from panelauth.protocol.cookies import parse_cookie_value
 from panelauth.protocol.services import Service
 from panelauth.secret import Secret
@@ -399,3 +404,22 @@ async def test_a_session_decided_outside_the_chain_needs_no_gate(setup: Setup) -
     request = await session_request(setup)
     identity = await SessionAuthenticator(setup.manager).authenticate(request)
     assert identity is not None and identity.user == "bob"
+
+
+async def test_a_malformed_header_beside_a_remembered_cookie_is_refused(
+    setup: Setup, store: SqliteStore
+) -> None:
+    """w§2.0: a header that cannot carry a credential fails, and never falls back to cookies."""
+    request = await remembered_session(setup, store)
+    malformed = MalformedCredentials("unsupported authorization scheme")
+    attempt = AuthAttempt(
+        None,
+        Service.CPANEL,
+        ADDRESS,
+        cookies=request.cookies,
+        security_token=request.security_token,
+        malformed=malformed,
+    )
+    store.begin_request()
+    refusal = await setup.refused(attempt)
+    assert refusal.detail == "unsupported authorization scheme"

@@ -80,11 +80,17 @@ class AuthenticatorChain:
         self._verified = verified if guard is not None else None
 
     async def authenticate(self, attempt: AuthFacts) -> Identity:
-        # 0. the same header from the same address, proven while nothing it was decided from
-        # has changed (core/verified_headers.py); a code is spent once, so never with one
+        # 0. the same credential from the same address, proven while nothing it was decided
+        # from has changed (core/verified_headers.py); a code is spent once, so never with one,
+        # and a malformed header fails below, never falling back to a remembered cookie
         ticket: Ticket | None = None
         verified = self._verified
-        if verified is not None and attempt.otp is None and attempt.check_second_factor:
+        if (
+            verified is not None
+            and attempt.malformed is None
+            and attempt.otp is None
+            and attempt.check_second_factor
+        ):
             remembered = verified.lookup(attempt)
             if isinstance(remembered, Ticket):
                 ticket = remembered
