@@ -73,8 +73,9 @@ class AuthenticatorChain:
         *,
         verified: VerifiedHeaders | None = None,
     ) -> None:
-        """`verified`: the memo of header credentials that passed every check (None: each
-        request is decided in full); it needs the guard, which tells how long a success stands."""
+        """`verified`: the memo of request credentials (headers, session cookies) that passed
+        every check (None: each request is decided in full); it needs the guard, whose gate
+        tells how long a success stands."""
         self._authenticators = tuple(authenticators)
         self._guard = guard
         self._verified = verified if guard is not None else None
