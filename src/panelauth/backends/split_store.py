@@ -25,8 +25,9 @@ only, with SQLite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from panelauth.backends.redis_failures import NOTHING, RedisFailureCounters
 from panelauth.backends.redis_sessions import RedisSessionStore
@@ -45,6 +46,8 @@ from panelauth.core.models import Account, Mailbox
 from panelauth.core.sessions import Session
 from panelauth.core.stores import AccessHash, SealedSecret, StepUse, Store, UsedStep
 from panelauth.core.tokens import ApiToken, TokenKind
+
+T = TypeVar("T")
 
 
 class SplitStore(DurablePluginRecords):
@@ -65,8 +68,13 @@ class SplitStore(DurablePluginRecords):
             spend.user, spend.step, spend.context, spend.address, session.created_at
         ):
             return False
+        return await self._session_write(self.sessions.insert_session(session))
+
+    async def _session_write(self, write: Awaitable[T]) -> T:
+        """A session write: this node's generation moves at once, whether or not the reply came
+        back (the script's message on the change channel reaches every node, this one later)."""
         try:
-            return await self.sessions.insert_session(session)
+            return await write
         finally:
             self.counters.changed_here()
 
@@ -74,36 +82,25 @@ class SplitStore(DurablePluginRecords):
         return await self.sessions.get_session(session_id)
 
     async def touch_session(self, session_id: str, last_seen: float) -> None:
-        try:
-            await self.sessions.touch_session(session_id, last_seen)
-        finally:
-            self.counters.changed_here()
+        await self._session_write(self.sessions.touch_session(session_id, last_seen))
 
     async def activate_session(self, session_id: str, bound_address: str, now: float) -> bool:
-        try:
-            return await self.sessions.activate_session(session_id, bound_address, now)
-        finally:
-            self.counters.changed_here()
+        return await self._session_write(
+            self.sessions.activate_session(session_id, bound_address, now)
+        )
 
     async def rebind_session(
         self, session_id: str, unused_since: float, bound_address: str, now: float
     ) -> bool:
-        try:
-            return await self.sessions.rebind_session(session_id, unused_since, bound_address, now)
-        finally:
-            self.counters.changed_here()
+        return await self._session_write(
+            self.sessions.rebind_session(session_id, unused_since, bound_address, now)
+        )
 
     async def count_wrong_token(self, session_id: str) -> int:
-        try:
-            return await self.sessions.count_wrong_token(session_id)
-        finally:
-            self.counters.changed_here()
+        return await self._session_write(self.sessions.count_wrong_token(session_id))
 
     async def delete_session(self, session_id: str) -> bool:
-        try:
-            return await self.sessions.delete_session(session_id)
-        finally:
-            self.counters.changed_here()
+        return await self._session_write(self.sessions.delete_session(session_id))
 
     async def sessions_of(self, user: str) -> list[Session]:
         return await self.sessions.sessions_of(user)

@@ -297,7 +297,8 @@ async def build_state(
         max_entries=settings.credential_cache_entries,
         ttl_seconds=settings.credential_cache_ttl_seconds,
     )
-    # headers that passed every check, per worker: bounded and timed like the cache above
+    # credentials (headers, session cookies) that passed every check, per worker: bounded
+    # like the cache above, and timed by it when it is shorter
     verified = VerifiedHeaders(
         store,
         shared,
