@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import json
 import time
 from urllib.parse import quote
 
@@ -17,11 +18,13 @@ from panelauth.protocol.logformat import (
     access_line,
     accounting_line,
     escape,
+    json_line,
     login_failure_line,
     login_success_line,
     parse_login_line,
     redact_target,
     request_line,
+    timed_json_line,
 )
 from panelauth.protocol.services import Service
 
@@ -379,3 +382,29 @@ def test_request_lines_are_memoised_in_a_bounded_memo_that_keeps_no_secret() -> 
     for number in range(1100):  # attacker-chosen targets cannot grow it without bound
         request_line("GET", f"/p{number}", "HTTP/1.1")
     assert len(memo) <= logformat.REQUEST_LINE_MEMO_ENTRIES
+
+
+def test_the_same_who_and_where_at_another_second_gets_its_own_time() -> None:
+    # the part after the time is built once: a later line must still carry its own time
+    first = login_success_line(at=AT, address="203.0.113.7", user="bob", service="cpaneld")
+    later = login_success_line(at=AT + 61, address="203.0.113.7", user="bob", service="cpaneld")
+    assert first.startswith("[2026-05-14 09:12:44 +0000] ")
+    assert later.startswith("[2026-05-14 09:13:45 +0000] ")
+    assert first.partition("] ")[2] == later.partition("] ")[2]
+
+
+@given(
+    at=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    fields=st.dictionaries(st.text(min_size=1, max_size=8), _TEXT, min_size=1, max_size=5),
+)
+def test_timed_json_line_is_the_document_with_its_time_first(
+    at: float, fields: dict[str, str]
+) -> None:
+    document = {"time": at, **{key: value for key, value in fields.items() if key != "time"}}
+    rest = {key: value for key, value in document.items() if key != "time"}
+    if not rest:
+        return
+    line = timed_json_line(at, json_line(rest)[1:])
+    assert line == json_line(document)
+    assert json.loads(line) == document
+    assert line.isascii() and line.isprintable()

@@ -66,6 +66,12 @@ def json_line(document: Mapping[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=True, separators=(",", ":"))
 
 
+def timed_json_line(at: float, fields: str) -> str:
+    """`{"time": at, ...}` from `fields`, the rest of a document as `json_line` wrote it (with
+    its opening brace removed): a record whose other fields repeat is serialised once."""
+    return f'{{"time":{orjson.dumps(at).decode()},{fields}'
+
+
 def redact_target(target: str) -> str:
     """The request target with secret-bearing query values replaced by `***` (w§14.3)."""
     path, question, query = target.partition("?")
@@ -141,13 +147,17 @@ def access_line(
 def login_success_line(
     *, at: float, address: str, user: str, service: str, possessor: str | None = None
 ) -> str:
+    return f"[{_cpsrvd_second(int(at))}] {_login_success_tail(address, user, service, possessor)}"
+
+
+# a header-authenticated request writes this line each time (w§14.2): the part after the time
+# is built once per who-and-where; it holds no secret, and an entry is made only after a success
+@lru_cache(maxsize=1024)
+def _login_success_tail(address: str, user: str, service: str, possessor: str | None) -> str:
     who = _user_field(user)
     if possessor:
         who += f" (possessor: {_user_field(possessor)})"
-    return (
-        f"[{_cpsrvd_second(int(at))}] info [cpsrvd] {escape(address)} - {who} - "
-        f"SUCCESS LOGIN {service}"
-    )
+    return f"info [cpsrvd] {escape(address)} - {who} - SUCCESS LOGIN {service}"
 
 
 def login_failure_line(

@@ -369,10 +369,8 @@ class Gateway:
         if facts.credentials is None:
             return
         state, service, address = self.state, self.service, facts.address
-        state.audit.write_at(
+        state.audit.authenticated_at(
             at,
-            event="auth",
-            outcome="success",
             user=identity.user,
             factor=identity.credential.value,
             service=service.value,

@@ -202,5 +202,9 @@ class JsonLinesLog:
         # json_line escapes what JSON encoders leave raw (U+2028, NEL, DEL): one record, one line
         self._file.write_line(json_line(document))
 
+    def write_serialised(self, line: str) -> None:
+        """A document already serialised as one line by `json_line` (or `timed_json_line`)."""
+        self._file.write_line(line)
+
     def close(self) -> None:
         self._file.close()
