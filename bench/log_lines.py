@@ -44,6 +44,9 @@ AUDIT = {
     "address": "203.0.113.7",
 }
 
+# the audit record of a header-authenticated request: AUDIT's fields after event and outcome
+AUTHENTICATED = {key: value for key, value in AUDIT.items() if key not in ("event", "outcome")}
+
 
 class Sink:
     """Stands in for a LogFile: keeps the last line."""
@@ -102,6 +105,12 @@ async def main(number: int, repeat: int) -> None:
         repeat,
     )
     measure("AuditLog.write (to a sink)", lambda: audit.write(**AUDIT), number, repeat)
+    measure(
+        "AuditLog.authenticated_at (to a sink)",
+        lambda: audit.authenticated_at(clock.now(), **AUTHENTICATED),
+        number,
+        repeat,
+    )
 
     line = logformat.access_line(at=now, **ACCESS)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as directory:
@@ -124,8 +133,9 @@ async def main(number: int, repeat: int) -> None:
 
         def request() -> None:
             access.write(at=clock.now(), **ACCESS)  # type: ignore[arg-type]
-            login.success(address="203.0.113.7", user="root", service=Service.WHM)
-            audit.write(**AUDIT)
+            at = clock.now()
+            login.success(address="203.0.113.7", user="root", service=Service.WHM, at=at)
+            audit.authenticated_at(at, **AUTHENTICATED)  # what the gateway writes
 
         measure("a request's three lines, to files", request, number, repeat)
         for file in files:
