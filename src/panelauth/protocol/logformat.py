@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -57,19 +58,40 @@ def json_line(document: Mapping[str, Any]) -> str:
     U+2029 raw, and some readers break lines there; those documents are written with every
     non-ASCII character as `\\uXXXX`, which `json.loads` turns back into the same text.
     """
+    return _serialised(document)[0]
+
+
+def _serialised(document: Mapping[str, Any]) -> tuple[str, bool]:
+    """`json_line`'s text, and whether it took the ASCII fallback (json.dumps, not orjson)."""
     try:
         text = orjson.dumps(document).decode()
     except TypeError:  # orjson refuses lone surrogates (JSONEncodeError is a TypeError)
         text = ""
     if text and text.isascii() and "\x7f" not in text:
-        return text  # the common case: orjson's output is already printable ASCII
-    return json.dumps(document, ensure_ascii=True, separators=(",", ":"))
+        return text, False  # the common case: orjson's output is already printable ASCII
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":")), True
 
 
-def timed_json_line(at: float, fields: str) -> str:
-    """`{"time": at, ...}` from `fields`, the rest of a document as `json_line` wrote it (with
-    its opening brace removed): a record whose other fields repeat is serialised once."""
-    return f'{{"time":{orjson.dumps(at).decode()},{fields}'
+@dataclass(frozen=True, slots=True)
+class JsonFields:
+    """A document's members as `json_line` writes them, to follow a `time` member written per
+    record (`timed_json_line`): a record whose other fields repeat is serialised once."""
+
+    text: str  # the members and the closing brace
+    fallback: bool  # written by json.dumps: the time must be too, as json_line would
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> JsonFields:
+        if not document:
+            raise ValueError("a time needs at least one member beside it")
+        text, fallback = _serialised(document)
+        return cls(text[1:], fallback)
+
+
+def timed_json_line(at: float, fields: JsonFields) -> str:
+    """`json_line({"time": at, **document})` for the `document` of `fields`, byte for byte."""
+    time_text = json.dumps(at) if fields.fallback else orjson.dumps(at).decode()
+    return f'{{"time":{time_text},{fields.text}'
 
 
 def redact_target(target: str) -> str:

@@ -177,7 +177,9 @@ class AuditLog:
 
 
 @lru_cache(maxsize=1024)
-def _authenticated_fields(user: str, factor: str, service: str, address: str) -> str:
+def _authenticated_fields(
+    user: str, factor: str, service: str, address: str
+) -> logformat.JsonFields:
     """An audit success record after its time, serialised once per who, how and where (no
     secret is in it, and an entry is made only after a success)."""
     document = {
@@ -188,7 +190,7 @@ def _authenticated_fields(user: str, factor: str, service: str, address: str) ->
         "service": service,
         "address": address,
     }
-    return logformat.json_line(document)[1:]  # without the opening brace
+    return logformat.JsonFields.of(document)
 
 
 @dataclass
