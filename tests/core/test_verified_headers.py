@@ -366,30 +366,6 @@ async def test_a_remembered_session_needs_its_own_security_token(
             await setup.call(other)
 
 
-class SessionsElsewhere:
-    """A store whose sessions no change signal reaches: None when asked to cover them."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
-
-    def change_generation(self, *, sessions: bool = False) -> int | None:
-        return None if sessions else self.store.change_generation()
-
-
-async def test_sessions_no_signal_reaches_are_decided_every_time(
-    setup: Setup, store: SqliteStore, clock: FrozenClock
-) -> None:
-    setup.memo._store = SessionsElsewhere(store)
-    await add_token(store)
-    request = await session_request(setup)
-    for _ in range(2):
-        store.begin_request()
-        await setup.call(request)
-        await setup.call(token_header())
-    assert setup.sessions.decided == 2
-    assert len(setup.memo) == 1  # the token's
-
-
 async def test_a_request_without_any_credential_is_refused_and_nothing_remembered(
     setup: Setup,
 ) -> None:

@@ -329,7 +329,7 @@ class PostgresqlBase:
         self._per_request = True
         self._checked = False
 
-    def change_generation(self, *, sessions: bool = False) -> int | None:
+    def change_generation(self) -> int | None:
         """The change signal as a value (core/stores.py ChangeGeneration): the epoch, which
         moves at every flush and own write; None while the caches may not answer."""
         if not self._caching or not self._cache_usable():

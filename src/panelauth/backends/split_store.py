@@ -114,7 +114,7 @@ class SplitStore(DurablePluginRecords):
         self.durable.begin_request()
         self.sessions.begin_request()
 
-    def change_generation(self, *, sessions: bool = False) -> tuple[int, int] | None:
+    def change_generation(self) -> tuple[int, int] | None:
         """The durable store's with the failure counters' epoch, which every session write
         moves too (redis_scripts.py publishes it; this node's own writes move it at once).
         None when either cannot say."""

@@ -205,7 +205,7 @@ class SqliteBase:
         self._per_request = True
         self._checked = False
 
-    def change_generation(self, *, sessions: bool = False) -> int | None:
+    def change_generation(self) -> int | None:
         """The change signal as a value (core/stores.py ChangeGeneration); None: not caching."""
         if not self._caching:
             return None

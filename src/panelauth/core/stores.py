@@ -446,12 +446,12 @@ Generation = int | tuple[int, int]
 class ChangeGeneration(Protocol):
     """For a memo above the store (core/verified_headers.py): the change signal as a value."""
 
-    def change_generation(self, *, sessions: bool = False) -> Generation | None:
+    def change_generation(self) -> Generation | None:
         """A value that differs from every earlier one once any write of any worker, node or
-        the command line may have changed what a read returns (own writes included); checked
-        like a cached read, once per request. `sessions`: session records must be covered too.
-        None: the store cannot say now (nothing is cached, its change listener is down, or its
-        sessions live where no signal reaches), so nothing may be remembered above it."""
+        the command line may have changed what a read returns (own writes included, sessions
+        included); checked like a cached read, once per request. None: the store cannot say
+        now (nothing is cached, or its change listener is down), so nothing may be remembered
+        above it."""
         ...
 
 

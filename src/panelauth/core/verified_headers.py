@@ -14,9 +14,9 @@ decided from can have changed:
   (`ChangeGeneration`, core/stores.py): any write of any worker, node or the command line to an
   account, token, mailbox, session, second factor, brute-force count, block, list or setting
   moves it, so a revocation, suspension, password change, logout or new block is seen at the
-  next request exactly as the records' own caches see it; a store that cannot say (no cache, a
-  change listener that is down, sessions on Redis for a session) returns None, and nothing is
-  remembered;
+  next request exactly as the records' own caches see it (a split store's sessions on Redis
+  through its change channel); a store that cannot say (no cache, a change listener that is
+  down) returns None, and nothing is remembered;
 * the shared settings in force are the same object (`SharedSource.value`, re-read every second:
   the access hash switch, the two-factor policy, session lifetimes and address validation);
 * the decision's own deadline has not passed: the token's expiry, the day after which root's
@@ -99,7 +99,7 @@ class VerifiedHeaders:
         material = _material(attempt)
         if material is None:
             return None
-        generation = self._store.change_generation(sessions=attempt.credentials is None)
+        generation = self._store.change_generation()
         if generation is None:
             return None
         shared = self._shared.value
